@@ -1,0 +1,34 @@
+"""litebone backbones: lightweight CNNs as multi-scale feature extractors.
+
+``get_backbone(name, out_indices=(2, 3, 4))`` returns a ``Backbone`` whose forward gives one NCHW
+tensor per level; level ``i`` has stride ``2 ** (i + 1)``.
+"""
+from . import beyond, efficientnet, ghostnet, mixnet, mobilenet_v1, mobilenet_v2, mobilenet_v3, resnet  # noqa: F401
+from . import shufflenet_v1, shufflenet_v2, squeezenet, xception  # noqa: F401
+from ._base import Backbone, Level
+from ._builder import (
+    UnknownBackboneError,
+    available_levels,
+    backbone_info,
+    build_classifier,
+    get_backbone,
+    resolve_spec,
+)
+from ._registry import BackboneSpec, list_backbones, register_backbone
+from ._stats import count_macs, count_params
+
+__all__ = [
+    "Backbone",
+    "BackboneSpec",
+    "Level",
+    "UnknownBackboneError",
+    "available_levels",
+    "backbone_info",
+    "build_classifier",
+    "count_macs",
+    "count_params",
+    "get_backbone",
+    "list_backbones",
+    "register_backbone",
+    "resolve_spec",
+]
