@@ -93,6 +93,8 @@ def get_backbone(
     use_upstream = pretrained is True
     try:
         body = _create_body(spec, [levels[i].feature_index for i in indices], use_upstream, in_chans, options)
+    except ValueError:
+        raise
     except Exception as error:
         if not use_upstream:
             raise
@@ -101,7 +103,7 @@ def get_backbone(
             f"download them elsewhere and pass pretrained='path/to/weights.safetensors'."
         ) from error
     if isinstance(pretrained, (str, Path)):
-        load_into(body, pretrained, in_chans=in_chans, name=name)
+        load_into(body, pretrained, in_chans=in_chans, name=name, new_modules=spec.new_modules)
     return Backbone(body, levels, indices, name=name, in_chans=in_chans, frozen_stages=frozen_stages, norm_eval=norm_eval)
 
 

@@ -19,7 +19,8 @@ class BackboneSpec:
     ``wrap="timm"`` the factory also accepts timm's ``features_only``/``out_indices``; with
     ``wrap="list"`` it returns a module carrying ``feature_info`` that timm's ``FeatureListNet``
     wraps (``flatten_sequential`` as given). ``classifier``, when set, builds the full classifier
-    where it differs from what ``factory`` returns.
+    where it differs from what ``factory`` returns. ``new_modules`` name modules litebone adds,
+    which upstream checkpoints cannot hold.
     """
 
     name: str
@@ -33,6 +34,7 @@ class BackboneSpec:
     taps: str = "the last block at each stride, as timm's features_only reports it"
     width_arg: str | None = None
     classifier: Factory | None = None
+    new_modules: tuple[str, ...] = ()
 
 
 _REGISTRY: dict[str, BackboneSpec] = {}
@@ -50,6 +52,7 @@ def register_backbone(
     taps: str | None = None,
     width_arg: str | None = None,
     classifier: Factory | None = None,
+    new_modules: tuple[str, ...] = (),
 ) -> Callable[[Factory], Factory]:
     """Register ``factory`` under ``name``; use as a decorator or call it on an existing factory."""
     if wrap not in ("timm", "list"):
@@ -70,6 +73,7 @@ def register_backbone(
             taps=taps or BackboneSpec.taps,
             width_arg=width_arg,
             classifier=classifier,
+            new_modules=new_modules,
         )
         return factory
 

@@ -7,6 +7,7 @@ classifier checkpoint into a feature-only body with flattened module names.
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -59,8 +60,13 @@ def _translate(key: str, targets: set[str]) -> str | None:
     return next((c for c in candidates if c in targets), None)
 
 
-def load_into(body: nn.Module, path: str | Path, in_chans: int = 3, name: str = "backbone") -> int:
+def load_into(
+    body: nn.Module, path: str | Path, in_chans: int = 3, name: str = "backbone", new_modules: tuple[str, ...] = ()
+) -> int:
     """Load ``path`` into ``body``; return how many file tensors were ignored as classifier-head keys.
+
+    Keys under ``new_modules`` (layers litebone adds to a network) may be absent from the file;
+    they keep their initialisation and a warning says so.
 
     Raises ``ValueError`` naming the missing, unexpected and mis-shaped keys when the file
     belongs to another network.
@@ -76,6 +82,10 @@ def load_into(body: nn.Module, path: str | Path, in_chans: int = 3, name: str = 
         else:
             matched[body_key] = tensor
     missing = [k for k in target if k not in matched and not k.endswith("num_batches_tracked")]
+    fresh = [k for k in missing if k.replace("_", ".").startswith(tuple(m + "." for m in new_modules))]
+    missing = [k for k in missing if k not in fresh]
+    if fresh:
+        warnings.warn(f"{path} has no weights for {name}'s added modules {list(new_modules)}; they stay randomly initialised")
     mis_shaped = []
     for key, tensor in matched.items():
         want = target[key].shape

@@ -50,5 +50,5 @@ for _version in TAPS:
         f"squeezenet{_version}", family="SqueezeNet", source="torchvision", paper=PAPER,
         defaults={"version": _version}, wrap="list", flatten_sequential=True,
         taps="last Fire module per stride; stride 32 is an added max-pool + Fire (not pretrained)",
-        classifier=squeezenet_classifier,
+        classifier=squeezenet_classifier, new_modules=("extension",),
     )(squeezenet_trunk)
