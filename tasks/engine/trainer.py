@@ -1,0 +1,298 @@
+"""The training loop both tasks share: AMP, EMA, DDP, checkpoints, resume, logging, progress, plots."""
+from __future__ import annotations
+
+import math
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+import yaml
+from timm.optim import create_optimizer_v2
+from timm.scheduler import create_scheduler_v2
+from timm.utils import ModelEmaV3
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
+from tqdm import tqdm
+
+from ..config import to_dict
+from ..errors import UserError
+from . import distributed as dist
+from .checkpoint import atomic_save, export_safetensors, load_checkpoint
+from .results import plot_rows, read_rows, write_rows
+from .task import Task
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced a NaN or infinite loss."""
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def new_run_dir(project: str, task: str, name: str, exist_ok: bool) -> Path:
+    """``<project>/<task>/<name>``, numbered (name2, name3, ...) when it exists and ``exist_ok`` is off."""
+    base = Path(project) / task
+    candidate = base / name
+    number = 2
+    while candidate.exists() and not exist_ok:
+        candidate = base / f"{name}{number}"
+        number += 1
+    return candidate
+
+
+def amp_dtype(setting: str, device: torch.device) -> torch.dtype | None:
+    """bf16 or fp16 where the device supports it, None (fp32) otherwise."""
+    if setting == "off" or (setting == "auto" and device.type != "cuda"):
+        return None
+    if setting == "fp16" or (setting == "auto" and not torch.cuda.is_bf16_supported()):
+        if device.type != "cuda":
+            raise UserError("train.amp=fp16 needs a CUDA GPU; use train.amp=bf16 or off on CPU")
+        return torch.float16
+    return torch.bfloat16
+
+
+def _rng_state() -> dict[str, Any]:
+    numpy_state = np.random.get_state()
+    return {
+        "python": random.getstate(),
+        "numpy": [numpy_state[0], numpy_state[1].tolist(), *numpy_state[2:]],
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    python = state["python"]
+    random.setstate((python[0], tuple(python[1]), python[2]))
+    kind, keys, *rest = state["numpy"]
+    np.random.set_state((kind, np.array(keys, dtype=np.uint32), *rest))
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class Trainer:
+    """Runs ``task`` under ``config`` (which has ``train`` and ``run`` sections) and writes a run directory."""
+
+    def __init__(self, task: Task, config: Any, resume: str | Path | None = None) -> None:
+        self.task = task
+        self.config = config
+        self.train_cfg = config.train
+        self.device = dist.setup(self.train_cfg.device)
+        self.resume_from = Path(resume) if resume else None
+        if self.resume_from is not None and self.resume_from.is_dir():
+            self.resume_from = self.resume_from / "weights" / "last.pt"
+        if self.resume_from is not None:
+            self.run_dir = self.resume_from.parent.parent
+        else:
+            self.run_dir = new_run_dir(config.run.project, task.name, config.run.name, config.run.exist_ok)
+        self.weights_dir = self.run_dir / "weights"
+        self.stop_requested = False
+
+    def _loader(self, dataset, train: bool) -> DataLoader:
+        """Training data is sharded per rank and reshuffled per epoch; validation runs whole on rank 0."""
+        cfg = self.train_cfg
+        sampler = (
+            DistributedSampler(dataset, num_replicas=dist.world_size(), rank=dist.rank(), shuffle=True, seed=cfg.seed, drop_last=True)
+            if train else None
+        )
+        if train:
+            self.generator = torch.Generator()
+        return DataLoader(
+            dataset,
+            batch_size=cfg.batch_size,
+            sampler=sampler,
+            num_workers=cfg.workers,
+            collate_fn=self.task.collate_fn,
+            generator=self.generator if train else None,
+            drop_last=train,
+            pin_memory=self.device.type == "cuda",
+        )
+
+    def _setup(self) -> None:
+        cfg = self.train_cfg
+        seed_everything(cfg.seed)
+        if cfg.deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+            torch.backends.cudnn.benchmark = False
+        model = self.task.build_model().to(self.device)
+        self.model = model
+        self.train_loader = self._loader(self.task.train_dataset(), train=True)
+        self.val_loader = self._loader(self.task.val_dataset(), train=False) if dist.is_main() else None
+        if len(self.train_loader) == 0:
+            raise UserError(
+                f"the training set has fewer images than one batch (train.batch_size={cfg.batch_size} "
+                f"x {dist.world_size()} processes); lower train.batch_size"
+            )
+        self.optimizer = create_optimizer_v2(
+            model, opt=cfg.optimizer, lr=cfg.lr, weight_decay=cfg.weight_decay,
+            **({"momentum": cfg.momentum} if cfg.optimizer == "sgd" else {}),
+        )
+        updates_per_epoch = math.ceil(len(self.train_loader) / cfg.accumulate)
+        self.scheduler = None
+        if cfg.scheduler == "cosine":
+            self.scheduler, _ = create_scheduler_v2(
+                self.optimizer, sched="cosine", num_epochs=cfg.epochs, warmup_epochs=cfg.warmup_epochs,
+                warmup_lr=cfg.lr * 0.01, min_lr=cfg.lr * cfg.min_lr_ratio, step_on_epochs=False,
+                updates_per_epoch=updates_per_epoch,
+            )
+        self.ema = ModelEmaV3(model, decay=cfg.ema_decay, use_warmup=True) if cfg.ema else None
+        self.dtype = amp_dtype(cfg.amp, self.device)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.dtype == torch.float16)
+        self.ddp = (
+            DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+            if dist.world_size() > 1 else model
+        )
+        self.start_epoch, self.step, self.best, self.best_epoch = 0, 0, None, -1
+        if self.resume_from is not None:
+            self._restore(load_checkpoint(self.resume_from))
+
+    def _checkpoint(self, epoch: int) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(),
+            "ema": self.ema.module.state_dict() if self.ema else None,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+            "scaler": self.scaler.state_dict(),
+            "epoch": epoch,
+            "step": self.step,
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "rng": _rng_state(),
+            "task": self.task.name,
+            "config": to_dict(self.config),
+        }
+
+    def _restore(self, checkpoint: dict[str, Any]) -> None:
+        if checkpoint.get("task") != self.task.name:
+            raise UserError(f"{self.resume_from} is a {checkpoint.get('task')} checkpoint, not {self.task.name}")
+        self.model.load_state_dict(checkpoint["model"])
+        if self.ema and checkpoint["ema"] is not None:
+            self.ema.module.load_state_dict(checkpoint["ema"])
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        if self.scheduler and checkpoint["scheduler"] is not None:
+            self.scheduler.load_state_dict(checkpoint["scheduler"])
+        self.scaler.load_state_dict(checkpoint["scaler"])
+        self.start_epoch = checkpoint["epoch"] + 1
+        self.step = checkpoint["step"]
+        self.best, self.best_epoch = checkpoint["best"], checkpoint["best_epoch"]
+        _set_rng_state(checkpoint["rng"])
+
+    def _improved(self, value: float) -> bool:
+        if self.best is None:
+            return True
+        return value > self.best if self.task.metric_mode == "max" else value < self.best
+
+    def _train_epoch(self, epoch: int) -> dict[str, float]:
+        cfg = self.train_cfg
+        self.ddp.train()
+        self.train_loader.sampler.set_epoch(epoch)
+        self.generator.manual_seed(cfg.seed + epoch)
+        sums: dict[str, float] = {}
+        images, batches, started = 0, 0, time.perf_counter()
+        bar = tqdm(self.train_loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not dist.is_main(), leave=False, dynamic_ncols=True)
+        self.optimizer.zero_grad(set_to_none=True)
+        for index, batch in enumerate(bar):
+            with torch.autocast(self.device.type, dtype=self.dtype or torch.float32, enabled=self.dtype is not None):
+                loss, items = self.task.training_step(self.ddp, batch, self.device)
+            if not dist.all_true(bool(torch.isfinite(loss).item()), self.device):
+                raise NonFiniteLossError(
+                    f"loss became {loss.item()} at epoch {epoch + 1}, step {self.step + 1}; "
+                    f"the last good checkpoint is kept in {self.weights_dir}. Lower train.lr or set train.grad_clip."
+                )
+            self.scaler.scale(loss / cfg.accumulate).backward()
+            if (index + 1) % cfg.accumulate == 0 or index + 1 == len(self.train_loader):
+                if cfg.grad_clip > 0:
+                    self.scaler.unscale_(self.optimizer)
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+                self.optimizer.zero_grad(set_to_none=True)
+                self.step += 1
+                if self.scheduler:
+                    self.scheduler.step_update(self.step)
+                if self.ema:
+                    self.ema.update(self.model, step=self.step)
+            images += self.task.batch_size(batch) * dist.world_size()
+            batches += 1
+            for key, value in items.items():
+                sums[key] = sums.get(key, 0.0) + float(value)
+            rate = images / max(time.perf_counter() - started, 1e-9)
+            bar.set_postfix({**{k: f"{v / batches:.4g}" for k, v in sums.items()}, "lr": f"{self.lr:.2e}", "img/s": f"{rate:.1f}"})
+        bar.close()
+        summary = {f"train/{k}": v / max(batches, 1) for k, v in sums.items()}
+        summary["images_per_s"] = images / max(time.perf_counter() - started, 1e-9)
+        return summary
+
+    @property
+    def lr(self) -> float:
+        return self.optimizer.param_groups[0]["lr"]
+
+    @property
+    def eval_model(self) -> nn.Module:
+        return self.ema.module if self.ema else self.model
+
+    def fit(self) -> dict[str, float]:
+        """Train for ``train.epochs`` (or until early stopping); return the last epoch's row."""
+        self._setup()
+        cfg = self.train_cfg
+        results_csv = self.run_dir / "results.csv"
+        if dist.is_main():
+            self.weights_dir.mkdir(parents=True, exist_ok=True)
+            (self.run_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(self.config), sort_keys=False))
+        rows = [r for r in read_rows(results_csv) if r["epoch"] <= self.start_epoch]
+        row: dict[str, float] = {}
+        completed = self.start_epoch - 1
+        if dist.is_main():
+            print(f"litebone: training {self.task.name} on {self.device} x{dist.world_size()}, run dir {self.run_dir}")
+        try:
+            for epoch in range(self.start_epoch, cfg.epochs):
+                seed_everything(cfg.seed + epoch)
+                self.task.on_epoch_start(epoch, cfg.epochs)
+                row = {"epoch": epoch + 1, **self._train_epoch(epoch), "lr": self.lr}
+                if dist.is_main():
+                    metrics = self.task.evaluate(self.eval_model, self.val_loader, self.device)
+                    row.update({f"val/{k}": v for k, v in metrics.items()})
+                    value = metrics[self.task.metric]
+                    improved = self._improved(value)
+                    if improved:
+                        self.best, self.best_epoch = value, epoch
+                    rows.append(row)
+                    completed = epoch
+                    write_rows(results_csv, rows)
+                    plot_rows(rows, self.run_dir / "results.png")
+                    if (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == cfg.epochs or improved:
+                        checkpoint = self._checkpoint(epoch)
+                        atomic_save(checkpoint, self.weights_dir / "last.pt")
+                        if improved:
+                            atomic_save(checkpoint, self.weights_dir / "best.pt")
+                    self.task.save_samples(self.eval_model, self.val_loader, self.device, self.run_dir)
+                    print(
+                        f"epoch {epoch + 1}/{cfg.epochs}  "
+                        + "  ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "epoch")
+                        + ("  (best)" if improved else "")
+                    )
+                dist.barrier()
+                if cfg.patience and epoch - self.best_epoch >= cfg.patience:
+                    if dist.is_main():
+                        print(f"early stop: no {self.task.metric} improvement for {cfg.patience} epochs")
+                    break
+        except KeyboardInterrupt:
+            if dist.is_main():
+                atomic_save(self._checkpoint(completed), self.weights_dir / "last.pt")
+                print(f"\ninterrupted: saved {self.weights_dir / 'last.pt'}; continue with --resume {self.run_dir}")
+            raise
+        finally:
+            dist.cleanup()
+        if dist.is_main() and (self.weights_dir / "best.pt").is_file():
+            best = load_checkpoint(self.weights_dir / "best.pt")
+            self.eval_model.load_state_dict(best["ema"] if best["ema"] is not None else best["model"])
+            export_safetensors(self.eval_model, self.weights_dir / "best.safetensors", {"task": self.task.name})
+        return row

@@ -1,0 +1,147 @@
+"""The engine survives kills, torn checkpoint writes, NaN losses, Ctrl-C, and runs under DDP."""
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from tasks.config import load_config
+from tasks.engine import NonFiniteLossError, Trainer, atomic_save, load_checkpoint
+from tasks.errors import UserError
+
+HERE = Path(__file__).resolve().parent
+TOY = str(HERE / "toy_train.py")
+ENV = {**os.environ, "PYTHONPATH": str(HERE), "OMP_NUM_THREADS": "1"}
+
+sys.path.insert(0, str(HERE))
+from toy_train import ToyConfig, ToyTask  # noqa: E402
+
+
+def _run(run_dir, *args, **kwargs):
+    return subprocess.run([sys.executable, TOY, str(run_dir), *args], env=ENV, capture_output=True, text=True, timeout=300, **kwargs)
+
+
+def _wait_for_epochs(path: Path, epochs: int, process, limit=120):
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        if path.is_file() and len(path.read_text().strip().splitlines()) - 1 >= epochs:
+            return
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.05)
+    raise AssertionError("training did not reach the expected epoch")
+
+
+def _states_equal(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_kill_9_then_resume_is_bit_exact(tmp_path):
+    straight = tmp_path / "straight"
+    assert _run(straight, "train.epochs=5").returncode == 0
+    killed = tmp_path / "killed"
+    process = subprocess.Popen([sys.executable, TOY, str(killed), "train.epochs=5", "--sleep", "0.03"], env=ENV,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_for_epochs(killed / "toy/exp/results.csv", 2, process)
+    time.sleep(0.1)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    epoch_at_kill = load_checkpoint(killed / "toy/exp/weights/last.pt")["epoch"]
+    assert epoch_at_kill < 4, "the kill must land before the end"
+    resumed = _run(killed, "train.epochs=5", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    a = load_checkpoint(straight / "toy/exp/weights/last.pt")
+    b = load_checkpoint(killed / "toy/exp/weights/last.pt")
+    assert a["epoch"] == b["epoch"] == 4
+    assert _states_equal(a["model"], b["model"]) and _states_equal(a["ema"], b["ema"])
+    rows = (killed / "toy/exp/results.csv").read_text().strip().splitlines()
+    assert len(rows) == 6, "one header and one row per epoch, no duplicates after resume"
+
+
+KILL_DURING_WRITE = r"""
+import os, signal, sys, torch
+from tasks.engine import checkpoint
+path = sys.argv[1]
+checkpoint.atomic_save({"model": {"w": torch.ones(3)}, "epoch": 1}, path)
+def torn_save(obj, handle):
+    handle.write(b"PK\x03\x04 partial bytes of a zip archive")
+    handle.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+checkpoint.torch.save = torn_save
+checkpoint.atomic_save({"model": {"w": torch.zeros(3)}, "epoch": 2}, path)
+"""
+
+
+def test_kill_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path):
+    path = tmp_path / "weights" / "last.pt"
+    result = subprocess.run([sys.executable, "-c", KILL_DURING_WRITE, str(path)], env=ENV, capture_output=True)
+    assert result.returncode == -signal.SIGKILL
+    assert (tmp_path / "weights" / ".last.pt.tmp").is_file(), "the torn write must exist beside the good file"
+    checkpoint = load_checkpoint(path)
+    assert checkpoint["epoch"] == 1 and torch.equal(checkpoint["model"]["w"], torch.ones(3))
+
+
+def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
+    config = load_config(ToyConfig, None, [f"run.project={tmp_path}", "train.epochs=3"])
+    trainer = Trainer(ToyTask(nan_at_step=13), config)
+    with pytest.raises(NonFiniteLossError, match=r"loss became nan at epoch 2, step 13"):
+        trainer.fit()
+    kept = load_checkpoint(tmp_path / "toy/exp/weights/last.pt")
+    assert kept["epoch"] == 0
+    assert all(torch.isfinite(v).all() for v in kept["model"].values())
+
+
+def test_ctrl_c_saves_last_and_exits_cleanly(tmp_path):
+    process = subprocess.Popen([sys.executable, TOY, str(tmp_path), "train.epochs=50", "--sleep", "0.03"], env=ENV,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for_epochs(tmp_path / "toy/exp/results.csv", 1, process)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "interrupted: saved" in out
+    assert "Traceback" not in err
+    assert load_checkpoint(tmp_path / "toy/exp/weights/last.pt")["epoch"] >= 0
+
+
+def test_untrusted_pickle_is_refused(tmp_path):
+    class Payload:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    path = tmp_path / "evil.pt"
+    with open(path, "wb") as handle:
+        pickle.dump({"model": Payload()}, handle)
+    with pytest.raises(UserError, match="weights-only loader refuses"):
+        load_checkpoint(path)
+
+
+def test_truncated_and_foreign_checkpoints_are_clear_errors(tmp_path):
+    (tmp_path / "cut.pt").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(UserError, match="not a readable checkpoint"):
+        load_checkpoint(tmp_path / "cut.pt")
+    atomic_save({"weights": torch.ones(1)}, tmp_path / "other.pt")
+    with pytest.raises(UserError, match="not a litebone checkpoint"):
+        load_checkpoint(tmp_path / "other.pt")
+
+
+def test_ddp_two_gloo_ranks_match_one_process_with_the_same_global_batch(tmp_path):
+    ddp = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517", TOY,
+         str(tmp_path / "ddp"), "train.epochs=2", "train.batch_size=4", "train.ema=false"],
+        env=ENV, capture_output=True, text=True, timeout=300,
+    )
+    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    single = _run(tmp_path / "single", "train.epochs=2", "train.batch_size=8", "train.ema=false")
+    assert single.returncode == 0, single.stderr[-3000:]
+    rank0 = torch.load(tmp_path / "ddp/final_rank0.pt", weights_only=True)
+    rank1 = torch.load(tmp_path / "ddp/final_rank1.pt", weights_only=True)
+    alone = torch.load(tmp_path / "single/final_rank0.pt", weights_only=True)
+    assert _states_equal(rank0, rank1)
+    initial = ToyTask().build_model()
+    for key in alone:
+        torch.testing.assert_close(rank0[key], alone[key], atol=1e-5, rtol=1e-4)
+    assert any(not torch.equal(alone[k], v) for k, v in initial.state_dict().items()), "weights must have moved"
