@@ -42,6 +42,10 @@ class Task:
         first = batch["image"] if isinstance(batch, dict) else batch[0]
         return int(first.shape[0])
 
+    def metadata(self) -> dict[str, Any]:
+        """Plain data stored in every checkpoint (e.g. class names) so the weights are self-describing."""
+        return {}
+
     def on_epoch_start(self, epoch: int, epochs: int) -> None:
         """Hook: e.g. switch mosaic off for the last epochs."""
 

@@ -1,6 +1,7 @@
 """The training loop both tasks share: AMP, EMA, DDP, checkpoints, resume, logging, progress, plots."""
 from __future__ import annotations
 
+import json
 import math
 import random
 import time
@@ -168,6 +169,7 @@ class Trainer:
             "rng": _rng_state(),
             "task": self.task.name,
             "config": to_dict(self.config),
+            "meta": self.task.metadata(),
         }
 
     def _restore(self, checkpoint: dict[str, Any]) -> None:
@@ -294,5 +296,7 @@ class Trainer:
         if dist.is_main() and (self.weights_dir / "best.pt").is_file():
             best = load_checkpoint(self.weights_dir / "best.pt")
             self.eval_model.load_state_dict(best["ema"] if best["ema"] is not None else best["model"])
-            export_safetensors(self.eval_model, self.weights_dir / "best.safetensors", {"task": self.task.name})
+            export_safetensors(self.eval_model, self.weights_dir / "best.safetensors", {
+                "task": self.task.name, "config": json.dumps(to_dict(self.config)), "meta": json.dumps(self.task.metadata()),
+            })
         return row
