@@ -4,9 +4,12 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from pathlib import Path
 from typing import Sequence
 
 from .errors import UserError
+
+TASKS = ("detect", "depth")
 
 
 def _backbones_list(args: argparse.Namespace) -> None:
@@ -25,9 +28,122 @@ def _backbones_info(args: argparse.Namespace) -> None:
     print(info_text(args.name, size=args.size))
 
 
+def _task_module(name: str):
+    import importlib
+
+    return importlib.import_module(f"tasks.{name}")
+
+
+def _train(args: argparse.Namespace) -> None:
+    from .config import from_dict, load_config, merge, parse_overrides
+    from .engine import Trainer
+    from .engine.checkpoint import load_checkpoint
+
+    module = _task_module(args.task)
+    if args.resume:
+        checkpoint = Path(args.resume)
+        checkpoint = checkpoint / "weights" / "last.pt" if checkpoint.is_dir() else checkpoint
+        saved = load_checkpoint(checkpoint)["config"]
+        config = from_dict(module.CONFIG, merge(saved, parse_overrides(args.overrides)))
+        Trainer(module.make_task(config), config, resume=checkpoint).fit()
+    else:
+        config = load_config(module.CONFIG, args.config, args.overrides)
+        Trainer(module.make_task(config), config).fit()
+
+
+def _val(args: argparse.Namespace) -> None:
+    _task_module(args.task).validate(args.weights, data=args.data, img_size=args.img_size, batch_size=args.batch, device=args.device)
+
+
+def _predict(args: argparse.Namespace) -> None:
+    options = {"img_size": args.img_size, "device": args.device}
+    if args.task == "detect":
+        options.update(conf=args.conf, iou=args.iou, max_det=args.max_det, save_txt=args.save_txt)
+    else:
+        options.update(depth_format=args.depth_format)
+    _task_module(args.task).predict(args.weights, args.source, **options)
+
+
+def _export(args: argparse.Namespace) -> None:
+    if args.task == "backbone":
+        from backbones.export import export_backbone
+
+        if not args.weights_or_name:
+            raise UserError("give the backbone name: litebone export backbone NAME --format onnx")
+        export_backbone(args.weights_or_name, fmt=args.format, size=args.img_size or 320, dynamic=args.dynamic, output=args.output)
+        return
+    weights = args.weights or args.weights_or_name
+    if not weights:
+        raise UserError(f"give the weights: litebone export {args.task} --weights runs/{args.task}/exp/weights/best.pt")
+    options = {"fmt": args.format, "img_size": args.img_size, "dynamic": args.dynamic, "output": args.output}
+    if args.task == "detect":
+        options.update(nms=args.nms)
+    _task_module(args.task).export(weights, **options)
+
+
+def _synth(args: argparse.Namespace) -> None:
+    if args.kind == "shapes":
+        from .detect.synth import write_shapes as write
+    else:
+        from .depth.synth import write_scenes as write
+    path = write(args.out_dir, train=args.train, val=args.val, size=args.size, seed=args.seed)
+    print(f"litebone: wrote {args.train} train and {args.val} val images; data file {path}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="litebone", description="Lightweight backbones for YOLO detection and depth estimation.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train a detector or depth estimator", description=(
+        "Train through the shared engine. With no data configured, synthetic data is generated. "
+        "Overrides are dotted keys, e.g. train.epochs=5 model.backbone=ghostnet_100."))
+    train.add_argument("task", choices=TASKS)
+    train.add_argument("overrides", nargs="*", metavar="key=value", help="dotted config overrides")
+    train.add_argument("--config", help="YAML recipe (see configs/)")
+    train.add_argument("--resume", metavar="RUN_DIR_OR_CKPT", help="continue a run from its weights/last.pt")
+    train.set_defaults(handler=_train)
+
+    val = commands.add_parser("val", help="evaluate trained weights on a validation split")
+    val.add_argument("task", choices=TASKS)
+    val.add_argument("--weights", required=True, help="best.pt, last.pt or best.safetensors")
+    val.add_argument("--data", help="data.yaml (default: the one the model was trained on)")
+    val.add_argument("--img-size", type=int)
+    val.add_argument("--batch", type=int, default=16)
+    val.add_argument("--device", default="cpu")
+    val.set_defaults(handler=_val)
+
+    predict = commands.add_parser("predict", help="run trained weights on an image or a folder")
+    predict.add_argument("task", choices=TASKS)
+    predict.add_argument("--weights", required=True)
+    predict.add_argument("--source", required=True, help="an image file or a folder of images")
+    predict.add_argument("--img-size", type=int)
+    predict.add_argument("--device", default="cpu")
+    predict.add_argument("--conf", type=float, default=0.25, help="detect: confidence threshold")
+    predict.add_argument("--iou", type=float, default=0.7, help="detect: NMS IoU threshold")
+    predict.add_argument("--max-det", type=int, default=300, help="detect: detections per image")
+    predict.add_argument("--save-txt", action="store_true", help="detect: YOLO txt labels instead of JSON")
+    predict.add_argument("--depth-format", choices=["png16", "npy"], default="png16", help="depth: raw depth file format")
+    predict.set_defaults(handler=_predict)
+
+    export = commands.add_parser("export", help="export weights (or a bare backbone) to ONNX")
+    export.add_argument("task", choices=[*TASKS, "backbone"])
+    export.add_argument("weights_or_name", nargs="?", help="backbone name for 'export backbone'")
+    export.add_argument("--weights")
+    export.add_argument("--format", default="onnx")
+    export.add_argument("--img-size", "--size", dest="img_size", type=int)
+    export.add_argument("--nms", action="store_true", help="detect: include NMS (batch 1)")
+    export.add_argument("--dynamic", action="store_true", help="dynamic batch (and size for backbones)")
+    export.add_argument("--output", help="output path (default: next to the weights)")
+    export.set_defaults(handler=_export)
+
+    synth = commands.add_parser("synth", help="generate a synthetic dataset")
+    synth.add_argument("kind", choices=["shapes", "scenes"], help="shapes: detection (YOLO format); scenes: depth")
+    synth.add_argument("out_dir")
+    synth.add_argument("--train", type=int, default=1000)
+    synth.add_argument("--val", type=int, default=200)
+    synth.add_argument("--size", type=int, default=256)
+    synth.add_argument("--seed", type=int, default=0)
+    synth.set_defaults(handler=_synth)
 
     backbones = commands.add_parser("backbones", help="list, describe and benchmark backbones")
     backbone_commands = backbones.add_subparsers(dest="backbones_command", required=True, metavar="ACTION")
@@ -43,13 +159,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; exit status 0 on success, 2 on bad usage or user error, 1 on failure."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if getattr(args, "command", None) != "train" or any(item.startswith("-") or "=" not in item for item in extra):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.overrides = [*args.overrides, *extra]
     warnings.filterwarnings("ignore", category=UserWarning)
     try:
         args.handler(args)
     except (UserError, ValueError, FileNotFoundError) as error:
         print(f"litebone: error: {error}", file=sys.stderr)
         return 2
+    except RuntimeError as error:
+        from .engine import NonFiniteLossError
+
+        if not isinstance(error, NonFiniteLossError):
+            raise
+        print(f"litebone: training failed: {error}", file=sys.stderr)
+        return 1
     except BrokenPipeError:
         sys.stderr.close()
         return 0

@@ -36,12 +36,12 @@ class DetectTask(Task):
     metric_mode = "max"
     collate_fn = staticmethod(collate)
 
-    def __init__(self, config: DetectConfig) -> None:
+    def __init__(self, config: DetectConfig, splits: tuple[str, ...] = ("train", "val")) -> None:
         self.config = config
         self.spec = read_data_yaml(resolve_data(config))
         self.names = self.spec.names
-        self.train_records, _ = load_split(self.spec, "train")
-        self.val_records, _ = load_split(self.spec, "val")
+        self.train_records = load_split(self.spec, "train")[0] if "train" in splits else []
+        self.val_records = load_split(self.spec, "val")[0] if "val" in splits else []
         self._train_set: DetectionDataset | None = None
         self.last_eval: dict[str, Any] = {}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -199,7 +200,8 @@ class Trainer:
         self.generator.manual_seed(cfg.seed + epoch)
         sums: dict[str, float] = {}
         images, batches, started = 0, 0, time.perf_counter()
-        bar = tqdm(self.train_loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not dist.is_main(), leave=False, dynamic_ncols=True)
+        bar = tqdm(self.train_loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not dist.is_main(), leave=False,
+                   dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 10)
         self.optimizer.zero_grad(set_to_none=True)
         for index, batch in enumerate(bar):
             with torch.autocast(self.device.type, dtype=self.dtype or torch.float32, enabled=self.dtype is not None):

@@ -1,0 +1,154 @@
+"""Trained detectors from weights files: validation, prediction on files, and ONNX export."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn as nn
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from ..config import from_dict
+from ..engine.trainer import new_run_dir
+from ..engine.weights import read_trained
+from ..errors import UserError
+from .config import DetectConfig
+from .data import IMAGE_SUFFIXES, DetectionDataset, collate, read_rgb
+from .draw import draw_detections
+from .evaluate import ap_table, per_class_ap
+from .model import Detector, build_detector
+from .task import DetectTask
+
+
+def load_detector(weights: str | Path, device: str = "cpu") -> tuple[Detector, DetectConfig, list[str]]:
+    """Rebuild the trained detector (EMA weights when present), its config and class names."""
+    state, config_dict, meta = read_trained(weights, "detect")
+    config = from_dict(DetectConfig, config_dict)
+    config.model.pretrained = False
+    names = meta.get("names")
+    if not names:
+        raise UserError(f"{weights} has no class names; it was not written by litebone's detection trainer")
+    model = build_detector(config.model, len(names))
+    model.load_state_dict(state)
+    return model.to(device).eval(), config, names
+
+
+def validate(weights: str, data: str | None = None, img_size: int | None = None, batch_size: int = 16,
+             device: str = "cpu", project: str = "runs", name: str = "val") -> dict[str, float]:
+    """COCO mAP on the val split, per-class AP table, PR curve and confusion matrix in a run dir."""
+    model, config, names = load_detector(weights, device)
+    if data:
+        config.data.data = data
+    if img_size:
+        config.data.img_size = img_size
+    task = DetectTask(config, splits=("val",))
+    if task.names != names:
+        raise UserError(f"the data's classes {task.names} differ from the model's {names}")
+    loader = DataLoader(DetectionDataset(task.val_records, config.data.img_size, train=False), batch_size=batch_size, collate_fn=collate)
+    metrics = task.evaluate(model, loader, torch.device(device))
+    out = new_run_dir(project, "detect", name, False)
+    out.mkdir(parents=True)
+    task.save_samples(model, loader, torch.device(device), out)
+    ap, ap50 = per_class_ap(task.last_eval["precision"], len(names))
+    instances = np.bincount(np.concatenate([c for c in task.last_eval["gt_classes"]] or [np.zeros(0, int)]).astype(int), minlength=len(names))
+    table = ap_table(names, ap, ap50, instances)
+    (out / "per_class_ap.txt").write_text(table + "\n")
+    print(table)
+    print(f"mAP50-95 {metrics['mAP50-95']:.4f}  mAP50 {metrics['mAP50']:.4f}  -> {out}")
+    return metrics
+
+
+def _sources(source: str | Path) -> list[Path]:
+    source = Path(source)
+    if source.is_dir():
+        files = sorted(p for p in source.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    elif source.is_file():
+        files = [source]
+    else:
+        raise UserError(f"source {source} does not exist; pass an image file or a folder of images")
+    if not files:
+        raise UserError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found in {source}")
+    return files
+
+
+def predict(weights: str, source: str, img_size: int | None = None, conf: float = 0.25, iou: float = 0.7,
+            max_det: int = 300, save_txt: bool = False, device: str = "cpu", project: str = "runs", name: str = "predict") -> Path:
+    """Annotated images plus one JSON (or YOLO txt) per image in a new run dir; returns it."""
+    model, config, names = load_detector(weights, device)
+    size = img_size or config.data.img_size
+    out = new_run_dir(project, "detect", name, False)
+    (out / "labels").mkdir(parents=True)
+    skipped = 0
+    for path in tqdm(_sources(source), desc="predict", leave=False):
+        try:
+            image = read_rgb(str(path))
+        except UserError:
+            skipped += 1
+            continue
+        detections = model.predict([image], size, conf, iou, max_det)[0]
+        cv2.imwrite(str(out / f"{path.stem}.jpg"), cv2.cvtColor(draw_detections(image, detections, names), cv2.COLOR_RGB2BGR))
+        if save_txt:
+            h, w = image.shape[:2]
+            lines = [f"{int(c)} {(x1 + x2) / 2 / w:.6f} {(y1 + y2) / 2 / h:.6f} {(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f} {s:.4f}\n"
+                     for x1, y1, x2, y2, s, c in detections]
+            (out / "labels" / f"{path.stem}.txt").write_text("".join(lines))
+        else:
+            record = {"image": str(path), "width": image.shape[1], "height": image.shape[0], "detections": [
+                {"box": [round(float(v), 2) for v in d[:4]], "score": round(float(d[4]), 4), "class": int(d[5]), "name": names[int(d[5])]}
+                for d in detections]}
+            (out / "labels" / f"{path.stem}.json").write_text(json.dumps(record, indent=1))
+    if skipped:
+        print(f"litebone: skipped {skipped} unreadable images")
+    print(f"litebone: predictions in {out}")
+    return out
+
+
+class ExportRaw(nn.Module):
+    """Export head: float RGB 0-255 (B, 3, S, S) -> (B, 4 + C, A): xyxy input pixels then class scores."""
+
+    def __init__(self, model: Detector) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        boxes, scores = self.model.head.decode(self.model(images))
+        return torch.cat((boxes, scores), -1).transpose(1, 2)
+
+
+class ExportNMS(nn.Module):
+    """Export head with NMS for one image: (1, 3, S, S) -> (N, 6) ``[x1, y1, x2, y2, score, class]``."""
+
+    def __init__(self, model: Detector, conf: float, iou: float, max_det: int) -> None:
+        super().__init__()
+        self.model, self.conf, self.iou, self.max_det = model, conf, iou, max_det
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        from torchvision.ops import batched_nms
+
+        boxes, scores = self.model.head.decode(self.model(images))
+        best, labels = scores[0].max(-1)
+        keep = torch.nonzero(best > self.conf).flatten()
+        kept_boxes, kept_best, kept_labels = boxes[0][keep], best[keep], labels[keep]
+        order = batched_nms(kept_boxes, kept_best, kept_labels, self.iou)[: self.max_det]
+        return torch.cat((kept_boxes[order], kept_best[order, None], kept_labels[order, None].float()), 1)
+
+
+def export(weights: str, fmt: str = "onnx", nms: bool = False, img_size: int | None = None, conf: float = 0.25,
+           iou: float = 0.7, max_det: int = 300, dynamic: bool = False, output: str | None = None) -> Path:
+    """Write an ONNX model next to the weights (or at ``output``) and return its path."""
+    if fmt != "onnx":
+        raise UserError(f"export format {fmt!r} is not supported; use --format onnx")
+    model, config, names = load_detector(weights)
+    size = img_size or config.data.img_size
+    if size % 32:
+        raise UserError(f"export size {size} must be a multiple of 32")
+    wrapper = ExportNMS(model, conf, iou, max_det) if nms else ExportRaw(model)
+    path = Path(output) if output else Path(weights).with_suffix(".nms.onnx" if nms else ".onnx")
+    axes = {"images": {0: "batch"}, "output": {0: "batch"}} if dynamic and not nms else None
+    torch.onnx.export(wrapper.eval(), (torch.zeros(1, 3, size, size),), str(path), input_names=["images"], output_names=["output"],
+                      opset_version=17, dynamo=False, dynamic_axes=axes)
+    print(f"litebone: exported {path} ({'with' if nms else 'without'} NMS, {size}x{size}, classes {names})")
+    return path
