@@ -77,7 +77,7 @@ def _export(args: argparse.Namespace) -> None:
         raise UserError(f"give the weights: litebone export {args.task} --weights runs/{args.task}/exp/weights/best.pt")
     options = {"fmt": args.format, "img_size": args.img_size, "dynamic": args.dynamic, "output": args.output}
     if args.task == "detect":
-        options.update(nms=args.nms)
+        options.update(nms=args.nms, conf=args.conf, iou=args.iou)
     _task_module(args.task).export(weights, **options)
 
 
@@ -132,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", default="onnx")
     export.add_argument("--img-size", "--size", dest="img_size", type=int)
     export.add_argument("--nms", action="store_true", help="detect: include NMS (batch 1)")
+    export.add_argument("--conf", type=float, default=0.25, help="detect with --nms: confidence threshold")
+    export.add_argument("--iou", type=float, default=0.7, help="detect with --nms: IoU threshold")
     export.add_argument("--dynamic", action="store_true", help="dynamic batch (and size for backbones)")
     export.add_argument("--output", help="output path (default: next to the weights)")
     export.set_defaults(handler=_export)

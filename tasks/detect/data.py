@@ -172,10 +172,11 @@ def _coco_records(json_path: Path, image_dir: Path, names: list[str], report: Sc
                 report.problems["annotations with an unknown category (dropped)"] += 1
             elif w <= 0 or h <= 0:
                 report.problems["label lines with zero size (dropped)"] += 1
-            elif x < 0 or y < 0 or x + w > width + 1 or y + h > height + 1:
+            elif x < -1 or y < -1 or x + w > width + 1 or y + h > height + 1:
                 report.problems["label lines with coordinates outside [0, 1] (dropped)"] += 1
             else:
-                rows.append((class_of[annotation["category_id"]], (x + w / 2) / width, (y + h / 2) / height, w / width, h / height))
+                x1, y1, x2, y2 = max(x, 0), max(y, 0), min(x + w, width), min(y + h, height)
+                rows.append((class_of[annotation["category_id"]], (x1 + x2) / 2 / width, (y1 + y2) / 2 / height, (x2 - x1) / width, (y2 - y1) / height))
         records.append(Record(str(path), height, width, np.array(rows, np.float32).reshape(-1, 5)))
     return records
 
