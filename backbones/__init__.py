@@ -5,7 +5,7 @@ tensor per level; level ``i`` has stride ``2 ** (i + 1)``.
 """
 from . import beyond, efficientnet, ghostnet, mixnet, mobilenet_v1, mobilenet_v2, mobilenet_v3, resnet  # noqa: F401
 from . import shufflenet_v1, shufflenet_v2, squeezenet, xception  # noqa: F401
-from ._base import Backbone, Level
+from ._base import Backbone, Level, align_to_strides
 from ._builder import (
     UnknownBackboneError,
     available_levels,
@@ -22,6 +22,7 @@ __all__ = [
     "BackboneSpec",
     "Level",
     "UnknownBackboneError",
+    "align_to_strides",
     "available_levels",
     "backbone_info",
     "build_classifier",

@@ -7,6 +7,7 @@ from typing import Sequence
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from torch.nn.modules.batchnorm import _BatchNorm
 
 
@@ -146,3 +147,18 @@ def _subtree_end(named: list[tuple[str, nn.Module]], start: int) -> int:
     while end + 1 < len(named) and named[end + 1][0].startswith(prefix):
         end += 1
     return end
+
+
+def align_to_strides(features: list[torch.Tensor], strides: Sequence[int], input_size: Sequence[int]) -> list[torch.Tensor]:
+    """Resize (bilinearly) any level whose size is not ``ceil(input / stride)``; others pass through.
+
+    Only networks with unpadded layers (SqueezeNet, legacy Xception) are affected. Necks and
+    decoders that add maps of neighbouring levels need the exact sizes.
+    """
+    aligned = []
+    for feature, stride in zip(features, strides):
+        size = (-(-int(input_size[0]) // stride), -(-int(input_size[1]) // stride))
+        if tuple(feature.shape[-2:]) != size:
+            feature = F.interpolate(feature, size=size, mode="bilinear", align_corners=False)
+        aligned.append(feature)
+    return aligned

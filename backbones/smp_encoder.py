@@ -16,8 +16,8 @@ from typing import Any
 import segmentation_models_pytorch as smp
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
+from ._base import align_to_strides
 from ._builder import available_levels, get_backbone
 
 PREFIX = "litebone-"
@@ -59,20 +59,11 @@ class SmpEncoder(nn.Module):
             self._build(in_channels)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        features = [
-            _resize_to_stride(f, stride, x.shape[-2:]) for f, stride in zip(self.backbone(x), self.backbone.strides)
-        ]
+        features = align_to_strides(self.backbone(x), self.backbone.strides, x.shape[-2:])
         if self._missing:
             half = features[0].new_zeros(x.shape[0], 0, (x.shape[2] + 1) // 2, (x.shape[3] + 1) // 2)
             features = [half] + features
         return [x] + features
-
-
-def _resize_to_stride(feature: torch.Tensor, stride: int, input_size: torch.Size) -> torch.Tensor:
-    size = (-(-input_size[0] // stride), -(-input_size[1] // stride))
-    if tuple(feature.shape[-2:]) == size:
-        return feature
-    return F.interpolate(feature, size=size, mode="bilinear", align_corners=False)
 
 
 def register_smp_encoder(backbone_name: str, **backbone_kwargs: Any) -> str:

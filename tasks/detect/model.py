@@ -6,9 +6,8 @@ from typing import Sequence
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
-from backbones import get_backbone
+from backbones import align_to_strides, get_backbone
 from heads import build_head, build_neck
 
 from .letterbox import from_letterbox, letterbox
@@ -46,7 +45,7 @@ class Detector(nn.Module):
     def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
         x = self.normalize(images)
         features = self.backbone(x)
-        features = [_align(f, s, x.shape[-2:]) for f, s in zip(features, self.backbone.strides)]
+        features = align_to_strides(features, self.backbone.strides, x.shape[-2:])
         return self.head(self.neck(features))
 
     @torch.no_grad()
@@ -68,14 +67,6 @@ class Detector(nn.Module):
             detections[:, :4] = from_letterbox(detections[:, :4], info)
             results.append(detections.numpy())
         return results
-
-
-def _align(feature: torch.Tensor, stride: int, size: torch.Size) -> torch.Tensor:
-    """Resize a level whose size is not ceil(input / stride) (SqueezeNet, legacy Xception) so anchors line up."""
-    target = (-(-size[0] // stride), -(-size[1] // stride))
-    if tuple(feature.shape[-2:]) == target:
-        return feature
-    return F.interpolate(feature, size=target, mode="bilinear", align_corners=False)
 
 
 def build_detector(config, num_classes: int) -> Detector:

@@ -115,7 +115,12 @@ def test_register_backbone_adds_a_user_network():
     def user_tiny(pretrained=False, in_chans=3):
         return Tiny(in_chans)
 
-    backbone = get_backbone("user_tiny_test", out_indices=(0, 1))
-    assert backbone.channels == [8, 16]
-    assert [f.shape[-1] for f in backbone(torch.randn(1, 3, 32, 32))] == [16, 8]
-    assert "user_tiny_test" in list_backbones("user_*")
+    from backbones._registry import _REGISTRY
+
+    try:
+        backbone = get_backbone("user_tiny_test", out_indices=(0, 1))
+        assert backbone.channels == [8, 16]
+        assert [f.shape[-1] for f in backbone(torch.randn(1, 3, 32, 32))] == [16, 8]
+        assert "user_tiny_test" in list_backbones("user_*")
+    finally:
+        _REGISTRY.pop("user_tiny_test", None)

@@ -1,0 +1,55 @@
+"""FastDepth's NNConv5 decoder (Wofk et al., ICRA 2019): depthwise 5x5 + pointwise convs, nearest
+upsampling by 2, and additive skips from the encoder, from the coarsest level down to stride 1.
+
+Each decoder stage takes the channel count of the skip it meets, so skips add without projection
+(as in the paper on MobileNetV1: 1024 -> 512 -> 256 -> 128 -> 64 -> 32).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from . import DECODERS
+
+
+def depthwise_separable_5x5(in_chs: int, out_chs: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(in_chs, in_chs, 5, padding=2, groups=in_chs, bias=False), nn.BatchNorm2d(in_chs), nn.ReLU(inplace=True),
+        nn.Conv2d(in_chs, out_chs, 1, bias=False), nn.BatchNorm2d(out_chs), nn.ReLU(inplace=True),
+    )
+
+
+class NNConv5(nn.Module):
+    """Decode from the coarsest level to stride 1; ``out_channels`` at ``out_stride`` 1."""
+
+    def __init__(self, in_channels: Sequence[int], strides: Sequence[int], last_channels: int = 32) -> None:
+        super().__init__()
+        self.skip_at = {s: i for i, s in enumerate(strides)}
+        stride, chs = strides[-1], in_channels[-1]
+        self.stages = nn.ModuleList()
+        self.stage_strides = []
+        while stride > 1:
+            stride //= 2
+            out = in_channels[self.skip_at[stride]] if stride in self.skip_at else max(last_channels, chs // 2)
+            self.stages.append(depthwise_separable_5x5(chs, out))
+            self.stage_strides.append(stride)
+            chs = out
+        self.out_channels = chs
+        self.out_stride = 1
+
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        x = features[-1]
+        for stage, stride in zip(self.stages, self.stage_strides):
+            x = F.interpolate(stage(x), scale_factor=2.0, mode="nearest")
+            if stride in self.skip_at:
+                skip = features[self.skip_at[stride]]
+                x = x[..., : skip.shape[-2], : skip.shape[-1]] + skip
+        return x
+
+
+@DECODERS.register("fastdepth")
+def fastdepth(in_channels: Sequence[int], strides: Sequence[int], **kwargs) -> NNConv5:
+    return NNConv5(in_channels, strides, **kwargs)

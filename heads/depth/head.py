@@ -1,0 +1,33 @@
+"""The depth head: decoder map -> one positive channel at input resolution.
+
+``mode="metric"`` outputs metres (``softplus``, or ``sigmoid`` scaled to ``max_depth``);
+``mode="relative"`` outputs inverse depth (softplus), for scale-and-shift-invariant training.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class DepthHead(nn.Module):
+    def __init__(self, in_channels: int, mode: str = "metric", activation: str = "softplus", max_depth: float = 10.0) -> None:
+        super().__init__()
+        if mode not in ("metric", "relative"):
+            raise ValueError(f"depth mode must be 'metric' or 'relative', got {mode!r}")
+        if activation not in ("softplus", "sigmoid"):
+            raise ValueError(f"depth activation must be 'softplus' or 'sigmoid', got {activation!r}")
+        if activation == "sigmoid" and mode == "relative":
+            raise ValueError("activation='sigmoid' scales to max_depth and needs mode='metric'")
+        hidden = max(in_channels // 2, 8)
+        self.conv = nn.Sequential(nn.Conv2d(in_channels, hidden, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(hidden, 1, 1))
+        self.mode, self.activation, self.max_depth = mode, activation, max_depth
+
+    def forward(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """(B, C, h, w) -> (B, 1, H, W) positive depth (or inverse depth)."""
+        x = self.conv(x)
+        if tuple(x.shape[-2:]) != tuple(size):
+            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+        if self.activation == "sigmoid":
+            return torch.sigmoid(x) * self.max_depth
+        return F.softplus(x) + 1e-4
