@@ -9,7 +9,7 @@ from ..engine import RunConfig, TrainConfig
 
 @dataclass
 class DetectModelConfig:
-    backbone: str = "mobilenetv3_large_100"
+    backbone: str = "mobilenetv3_small_100"
     out_indices: tuple[int, ...] = (2, 3, 4)
     pretrained: Any = False
     backbone_kwargs: dict = field(default_factory=dict)
@@ -26,13 +26,13 @@ class DetectDataConfig:
     """``data: null`` trains on generated synthetic shapes (``synth_*`` control them)."""
 
     data: str | None = None
-    img_size: int = 256
+    img_size: int = 192
     mosaic: float = 1.0
-    close_mosaic: int = 2
+    close_mosaic: int = 3
     synth_dir: str = "datasets/shapes"
     synth_train: int = 1000
     synth_val: int = 200
-    synth_size: int = 256
+    synth_size: int = 192
 
 
 @dataclass
@@ -55,9 +55,11 @@ class DetectEvalConfig:
 
 @dataclass
 class DetectConfig:
+    """Defaults are a few-minute CPU demo on synthetic shapes; see configs/ for real-data recipes."""
+
     model: DetectModelConfig = field(default_factory=DetectModelConfig)
     data: DetectDataConfig = field(default_factory=DetectDataConfig)
     loss: DetectLossConfig = field(default_factory=DetectLossConfig)
     eval: DetectEvalConfig = field(default_factory=DetectEvalConfig)
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=30, batch_size=16, lr=2e-3, weight_decay=0.05))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=12, batch_size=16, lr=3e-3, weight_decay=0.05))
     run: RunConfig = field(default_factory=RunConfig)

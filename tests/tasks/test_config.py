@@ -64,3 +64,15 @@ def test_bad_override_syntax_and_missing_file(tmp_path):
         parse_overrides(["train.epochs"])
     with pytest.raises(UserError, match="does not exist"):
         load_config(Recipe, tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("recipe", sorted(p.name for p in __import__("pathlib").Path(__file__).resolve().parents[2].joinpath("configs").glob("*.yaml")))
+def test_every_shipped_recipe_loads(recipe):
+    from pathlib import Path
+
+    from tasks.depth import DepthConfig
+    from tasks.detect import DetectConfig
+
+    path = Path(__file__).resolve().parents[2] / "configs" / recipe
+    config = load_config(DepthConfig if recipe.startswith("depth") else DetectConfig, path)
+    assert config.train.epochs > 0 and config.model.backbone

@@ -1,0 +1,60 @@
+"""The depth recipe: model, data, loss, evaluation, plus the shared train and run sections."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..engine import RunConfig, TrainConfig
+
+
+@dataclass
+class DepthModelConfig:
+    backbone: str = "mobilenetv2_100"
+    out_indices: tuple[int, ...] | None = None
+    pretrained: Any = False
+    backbone_kwargs: dict = field(default_factory=dict)
+    frozen_stages: int = -1
+    decoder: str = "fastdepth"
+    decoder_kwargs: dict = field(default_factory=dict)
+    mode: Literal["metric", "relative"] = "metric"
+    activation: Literal["softplus", "sigmoid"] = "softplus"
+
+
+@dataclass
+class DepthDataConfig:
+    """``data: null`` trains on generated synthetic scenes (``synth_*`` control them)."""
+
+    data: str | None = None
+    height: int = 128
+    width: int = 160
+    synth_dir: str = "datasets/scenes"
+    synth_train: int = 1000
+    synth_val: int = 200
+    synth_size: int = 160
+
+
+@dataclass
+class DepthLossConfig:
+    name: Literal["silog", "ssi", "l1", "berhu"] = "silog"
+    kwargs: dict = field(default_factory=dict)
+
+
+@dataclass
+class DepthEvalConfig:
+    min_depth: float = 1e-3
+    max_depth: float | None = None
+    crop: Literal["none", "eigen", "garg"] = "none"
+    median_scaling: bool = False
+    samples: int = 6
+
+
+@dataclass
+class DepthConfig:
+    """Defaults are a few-minute CPU demo on synthetic scenes; see configs/ for real-data recipes."""
+
+    model: DepthModelConfig = field(default_factory=DepthModelConfig)
+    data: DepthDataConfig = field(default_factory=DepthDataConfig)
+    loss: DepthLossConfig = field(default_factory=DepthLossConfig)
+    eval: DepthEvalConfig = field(default_factory=DepthEvalConfig)
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=12, batch_size=16, lr=3e-3, weight_decay=0.01))
+    run: RunConfig = field(default_factory=RunConfig)

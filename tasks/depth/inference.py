@@ -1,0 +1,93 @@
+"""Trained depth models from weights files: validation, prediction on files, and ONNX export."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from ..config import from_dict
+from ..detect.inference import _sources
+from ..engine.trainer import new_run_dir
+from ..engine.weights import read_trained
+from ..errors import UserError
+from .colorize import colorize
+from .config import DepthConfig
+from .model import DepthModel, build_depth_model
+from .task import DepthTask
+
+
+def load_depth_model(weights: str | Path, device: str = "cpu") -> tuple[DepthModel, DepthConfig, dict]:
+    """Rebuild the trained depth model (EMA weights when present), its config and metadata."""
+    state, config_dict, meta = read_trained(weights, "depth")
+    config = from_dict(DepthConfig, config_dict)
+    config.model.pretrained = False
+    model = build_depth_model(config.model, meta.get("max_depth", 10.0))
+    model.load_state_dict(state)
+    return model.to(device).eval(), config, meta
+
+
+def validate(weights: str, data: str | None = None, img_size: int | None = None, batch_size: int = 16,
+             device: str = "cpu", project: str = "runs", name: str = "val") -> dict[str, float]:
+    """The full metric set on the val split, printed and written with colourised samples."""
+    model, config, _ = load_depth_model(weights, device)
+    if data:
+        config.data.data = data
+    if img_size:
+        config.data.width, config.data.height = img_size, img_size * config.data.height // config.data.width // 32 * 32 or 32
+    task = DepthTask(config, splits=("val",))
+    loader = DataLoader(task.val_dataset(), batch_size=batch_size)
+    metrics = task.evaluate(model, loader, torch.device(device))
+    out = new_run_dir(project, "depth", name, False)
+    out.mkdir(parents=True)
+    task.save_samples(model, loader, torch.device(device), out)
+    text = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+    (out / "metrics.txt").write_text(text + "\n")
+    print(f"{text}  -> {out}")
+    return metrics
+
+
+def predict(weights: str, source: str, img_size: int | None = None, depth_format: str = "png16", device: str = "cpu",
+            project: str = "runs", name: str = "predict") -> Path:
+    """Colourised PNGs plus 16-bit PNG (mm) or .npy (metres) depth per image, at the image's size."""
+    if depth_format not in ("png16", "npy"):
+        raise UserError(f"depth format {depth_format!r} is not supported; use png16 or npy")
+    model, config, meta = load_depth_model(weights, device)
+    size = (config.data.height, config.data.width)
+    out = new_run_dir(project, "depth", name, False)
+    out.mkdir(parents=True)
+    if meta.get("mode") == "relative":
+        print("litebone: this model predicts relative inverse depth; raw files hold that, not metres")
+    for path in tqdm(_sources(source), desc="predict", leave=False):
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            print(f"litebone: skipped unreadable image {path}")
+            continue
+        depth = model.predict(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), size)
+        shown = 1.0 / np.maximum(depth, 1e-6) if meta.get("mode") == "relative" else depth
+        cv2.imwrite(str(out / f"{path.stem}_color.png"), cv2.cvtColor(colorize(shown), cv2.COLOR_RGB2BGR))
+        if depth_format == "npy":
+            np.save(out / f"{path.stem}.npy", depth.astype(np.float32))
+        else:
+            cv2.imwrite(str(out / f"{path.stem}.png"), np.clip(np.round(depth * 1000), 0, 65535).astype(np.uint16))
+    print(f"litebone: predictions in {out}")
+    return out
+
+
+def export(weights: str, fmt: str = "onnx", img_size: int | None = None, dynamic: bool = False, output: str | None = None) -> Path:
+    """Write an ONNX model (float RGB 0-255 in, depth out at input size) and return its path."""
+    if fmt != "onnx":
+        raise UserError(f"export format {fmt!r} is not supported; use --format onnx")
+    model, config, _ = load_depth_model(weights)
+    height, width = (config.data.height, config.data.width) if not img_size else (img_size, img_size)
+    if height % 32 or width % 32:
+        raise UserError(f"export size {height}x{width} must be a multiple of 32")
+    path = Path(output) if output else Path(weights).with_suffix(".onnx")
+    axes = {"images": {0: "batch"}, "depth": {0: "batch"}} if dynamic else None
+    torch.onnx.export(model, (torch.zeros(1, 3, height, width),), str(path), input_names=["images"], output_names=["depth"],
+                      opset_version=17, dynamo=False, dynamic_axes=axes)
+    print(f"litebone: exported {path} ({height}x{width})")
+    return path

@@ -1,0 +1,107 @@
+"""The depth task the engine trains: model, masked loss, data, metrics and colourised samples."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+
+from ..engine import Task
+from .colorize import colorize
+from .config import DepthConfig
+from .data import DepthDataset, load_depth_split, read_depth_yaml, valid_mask
+from .losses import build_loss
+from .metrics import DepthMetrics
+from .model import build_depth_model
+from .synth import write_scenes
+
+
+def resolve_data(config: DepthConfig) -> Path:
+    """The data.yaml to use: the configured one, or synthetic scenes generated on first use."""
+    if config.data.data:
+        return Path(config.data.data)
+    out = Path(config.data.synth_dir)
+    if not (out / "data.yaml").is_file():
+        print(f"litebone: no data given; generating synthetic scenes in {out}")
+        write_scenes(out, config.data.synth_train, config.data.synth_val, config.data.synth_size)
+    return out / "data.yaml"
+
+
+class DepthTask(Task):
+    name = "depth"
+    metric = "abs_rel"
+    metric_mode = "min"
+
+    def __init__(self, config: DepthConfig, splits: tuple[str, ...] = ("train", "val")) -> None:
+        if config.data.height % 32 or config.data.width % 32:
+            from ..errors import UserError
+
+            raise UserError(f"data.height and data.width must be multiples of 32, got {config.data.height}x{config.data.width}")
+        self.config = config
+        self.spec = read_depth_yaml(resolve_data(config))
+        self.max_depth = config.eval.max_depth or self.spec.max_depth
+        self.size = (config.data.height, config.data.width)
+        self.train_pairs = load_depth_split(self.spec, "train")[0] if "train" in splits else []
+        self.val_pairs = load_depth_split(self.spec, "val")[0] if "val" in splits else []
+        self.loss = build_loss(config.loss.name, **config.loss.kwargs)
+
+    def metadata(self) -> dict[str, Any]:
+        return {"max_depth": self.max_depth, "mode": self.config.model.mode}
+
+    def build_model(self) -> torch.nn.Module:
+        return build_depth_model(self.config.model, self.max_depth)
+
+    def train_dataset(self) -> DepthDataset:
+        return DepthDataset(self.train_pairs, self.spec, self.size, train=True)
+
+    def val_dataset(self) -> DepthDataset:
+        return DepthDataset(self.val_pairs, self.spec, self.size, train=False)
+
+    def _target(self, depth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mask = valid_mask(depth, self.max_depth, self.config.eval.min_depth)
+        if self.config.model.mode == "relative":
+            return torch.where(mask, 1.0 / depth.clamp(min=1e-6), torch.zeros_like(depth)), mask
+        return depth, mask
+
+    def training_step(self, model, batch, device):
+        pred = model(batch["image"].to(device, non_blocking=True)).float()
+        target, mask = self._target(batch["depth"].to(device))
+        loss = self.loss(pred, target, mask)
+        return loss, {self.config.loss.name: loss.item()}
+
+    def to_metres(self, pred: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
+        """Model output in metres; relative (inverse-depth) outputs are aligned to the ground truth first."""
+        if self.config.model.mode == "metric":
+            return pred
+        from .losses import align_scale_shift
+
+        target, mask = self._target(depth)
+        return 1.0 / align_scale_shift(pred, target, mask).clamp(min=1.0 / self.max_depth)
+
+    @torch.no_grad()
+    def evaluate(self, model, loader, device) -> dict[str, float]:
+        cfg = self.config.eval
+        model.eval()
+        metrics = DepthMetrics(cfg.min_depth, self.max_depth, None if cfg.crop == "none" else cfg.crop, cfg.median_scaling)
+        self.samples = []
+        for batch in loader:
+            depth = batch["depth"].to(device)
+            pred = self.to_metres(model(batch["image"].to(device)).float(), depth)
+            metrics.update(pred, depth)
+            if len(self.samples) < cfg.samples:
+                self.samples.extend(zip(batch["image"][: cfg.samples], pred.cpu()[: cfg.samples], depth.cpu()[: cfg.samples]))
+        return metrics.compute()
+
+    def save_samples(self, model, loader, device, out_dir: Path) -> None:
+        """Image | prediction | ground truth, one row per validation sample, same colour scale per row."""
+        rows = []
+        for image, pred, depth in self.samples[: self.config.eval.samples]:
+            gt = depth[0].numpy()
+            valid = gt[valid_mask(gt, self.max_depth)]
+            vmin, vmax = (float(valid.min()), float(valid.max())) if valid.size else (None, None)
+            panels = [image.permute(1, 2, 0).numpy(), colorize(pred[0].numpy(), vmin, vmax), colorize(gt, vmin, vmax)]
+            rows.append(np.hstack(panels))
+        if rows:
+            cv2.imwrite(str(out_dir / "val_depth.jpg"), cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR))

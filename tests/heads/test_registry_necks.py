@@ -1,0 +1,51 @@
+"""Registries and wiring by channels and strides alone."""
+import pytest
+import torch
+
+from heads import Registry, build_head, build_neck
+from heads.depth import build_decoder
+
+
+def test_registry_rejects_duplicates_and_suggests_names():
+    registry = Registry("thing")
+    registry.register("alpha")(lambda: 1)
+    with pytest.raises(ValueError, match="already registered"):
+        registry.register("alpha")(lambda: 2)
+    with pytest.raises(ValueError, match="unknown thing 'alpah'. Did you mean alpha"):
+        registry.build("alpah")
+
+
+@pytest.mark.parametrize("name, kwargs", [("pan", {"width": 0.5, "depth": 0.67}), ("ghostpan", {"channels": 48, "blocks": 2})])
+def test_necks_keep_strides_and_report_channels(name, kwargs):
+    neck = build_neck(name, in_channels=[24, 48, 96], strides=[8, 16, 32], **kwargs)
+    outputs = neck([torch.randn(1, 24, 16, 16), torch.randn(1, 48, 8, 8), torch.randn(1, 96, 4, 4)])
+    assert [o.shape[1] for o in outputs] == neck.out_channels and [o.shape[-1] for o in outputs] == [16, 8, 4]
+    if name == "pan":
+        assert neck.out_channels == [128, 256, 512]
+
+
+def test_neck_refuses_mismatched_levels():
+    with pytest.raises(ValueError, match="matching strides"):
+        build_neck("pan", in_channels=[24, 48], strides=[8])
+
+
+def test_head_outputs_and_decode_geometry():
+    head = build_head("yolo", in_channels=[32, 32], strides=[8, 16], num_classes=5, reg_max=8)
+    raw = head([torch.randn(2, 32, 8, 8), torch.randn(2, 32, 4, 4)])
+    assert [r.shape[1] for r in raw] == [4 * 8 + 5] * 2
+    boxes, scores = head.decode(raw)
+    assert boxes.shape == (2, 80, 4) and scores.shape == (2, 80, 5)
+    assert (boxes[..., 2] >= boxes[..., 0]).all() and (boxes[..., 3] >= boxes[..., 1]).all()
+    with pytest.raises(ValueError, match="at least two bins"):
+        build_head("yolo", in_channels=[32], strides=[8], num_classes=1, reg_max=1)
+
+
+def test_fastdepth_skips_add_without_projection():
+    decoder = build_decoder("fastdepth", in_channels=[64, 128, 256, 512, 1024], strides=[2, 4, 8, 16, 32])
+    first_pointwise = [stage[3] for stage in decoder.stages]
+    assert [conv.out_channels for conv in first_pointwise] == [512, 256, 128, 64, 32]
+
+
+def test_smp_decoders_need_stride_4_to_32():
+    with pytest.raises(ValueError, match="missing \\[4\\]"):
+        build_decoder("unet", in_channels=[40, 112, 320], strides=[8, 16, 32])
