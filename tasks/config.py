@@ -38,6 +38,7 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
                 errors.append(str(error))
         raise UserError(f"{where}: {value!r} is not a valid {_type_name(annotation)}")
     if origin is typing.Literal:
+        value = next((option for option in args if isinstance(option, str) and yaml.safe_load(option) == value and not isinstance(value, str)), value)
         if value not in args:
             raise UserError(f"{where}: {value!r} is not one of {list(args)}")
         return value
@@ -60,8 +61,8 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
     if annotation is bool:
         if isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
-            return value.lower() in ("true", "1", "yes")
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no", "on", "off", "y", "n"):
+            return value.lower() in ("true", "1", "yes", "on", "y")
         raise UserError(f"{where}: expected true or false, got {value!r}")
     if annotation is int:
         if isinstance(value, bool):
@@ -154,6 +155,9 @@ def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
             raise UserError(f"override {item!r} must look like section.key=value, e.g. train.epochs=5")
         dotted, raw = item.split("=", 1)
         value = yaml.safe_load(raw) if raw else ""
+        if isinstance(value, bool) and raw.strip().lower() not in ("true", "false"):
+            value = raw
+
         node = nested
         parts = dotted.split(".")
         for part in parts[:-1]:

@@ -7,6 +7,11 @@ import torch
 import torch.distributed as dist
 
 
+def initialized() -> bool:
+    """True when launched by torchrun (the process group exists, even with one process)."""
+    return dist.is_available() and dist.is_initialized()
+
+
 def world_size() -> int:
     return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
 
@@ -26,7 +31,7 @@ def setup(device_name: str) -> torch.device:
         from ..errors import UserError
 
         raise UserError("train.device=cuda was asked for, but no CUDA GPU is visible; use train.device=cpu")
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+    if "RANK" in os.environ and "WORLD_SIZE" in os.environ and not dist.is_initialized():
         dist.init_process_group(backend="nccl" if wants_cuda else "gloo")
     if wants_cuda:
         local_rank = int(os.environ.get("LOCAL_RANK", "0"))

@@ -1,6 +1,7 @@
 """The training loop both tasks share: AMP, EMA, DDP, checkpoints, resume, logging, progress, plots."""
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import random
@@ -150,7 +151,7 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.dtype == torch.float16)
         self.ddp = (
             DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
-            if dist.world_size() > 1 else model
+            if dist.initialized() else model
         )
         self.start_epoch, self.step, self.best, self.best_epoch = 0, 0, None, -1
         if self.resume_from is not None:
@@ -204,7 +205,8 @@ class Trainer:
                    dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 10)
         self.optimizer.zero_grad(set_to_none=True)
         for index, batch in enumerate(bar):
-            with torch.autocast(self.device.type, dtype=self.dtype or torch.float32, enabled=self.dtype is not None):
+            precision = torch.autocast(self.device.type, dtype=self.dtype) if self.dtype else contextlib.nullcontext()
+            with precision:
                 loss, items = self.task.training_step(self.ddp, batch, self.device)
             if not dist.all_true(bool(torch.isfinite(loss).item()), self.device):
                 raise NonFiniteLossError(
@@ -255,7 +257,9 @@ class Trainer:
         row: dict[str, float] = {}
         completed = self.start_epoch - 1
         if dist.is_main():
-            print(f"litebone: training {self.task.name} on {self.device} x{dist.world_size()}, run dir {self.run_dir}")
+            precision = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.dtype]
+            backend = f", DDP {torch.distributed.get_backend()}" if dist.initialized() else ""
+            print(f"litebone: training {self.task.name} on {self.device} x{dist.world_size()} ({precision}{backend}), run dir {self.run_dir}")
         try:
             for epoch in range(self.start_epoch, cfg.epochs):
                 seed_everything(cfg.seed + epoch)

@@ -33,6 +33,13 @@ def test_defaults_recipe_and_overrides_layer_in_order(tmp_path):
     assert config.train.optimizer == "adamw"
 
 
+def test_yaml_booleans_map_back_to_literal_options(tmp_path):
+    config = load_config(Recipe, None, ["train.amp=off", "run.name=off", "train.ema=off", "model.backbone=yes"])
+    assert (config.train.amp, config.run.name, config.train.ema, config.model.backbone) == ("off", "off", False, "yes")
+    (tmp_path / "r.yaml").write_text("train:\n  amp: off\n")
+    assert load_config(Recipe, tmp_path / "r.yaml").train.amp == "off"
+
+
 def test_an_override_keeps_the_sections_recipe_defaults():
     assert load_config(Recipe, None, ["train.lr=0.1"]).train.epochs == 7
 
