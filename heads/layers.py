@@ -72,6 +72,18 @@ class SPPF(nn.Module):
         return self.fuse(torch.cat([x, p1, p2, self.pool(p2)], 1))
 
 
+class ImageNormalize(nn.Module):
+    """uint8 (or 0-255 float) RGB -> ImageNet-normalised float, inside the model so exports take raw pixels."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1) * 255, persistent=False)
+        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1) * 255, persistent=False)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return (images.float() - self.mean) / self.std
+
+
 def resize_to(x: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     """Nearest-resize ``x`` to ``reference``'s spatial size (a no-op when they already match)."""
     if x.shape[-2:] == reference.shape[-2:]:

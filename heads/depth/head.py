@@ -1,5 +1,8 @@
 """The depth head: decoder map -> one positive channel at input resolution.
 
+A 1x1 projection at the decoder's resolution, then bilinear upsampling if needed (as FastDepth
+ends); a 3x3 conv at full resolution would cost more than the whole NNConv5 decoder.
+
 ``mode="metric"`` outputs metres (``softplus``, or ``sigmoid`` scaled to ``max_depth``);
 ``mode="relative"`` outputs inverse depth (softplus), for scale-and-shift-invariant training.
 """
@@ -19,8 +22,7 @@ class DepthHead(nn.Module):
             raise ValueError(f"depth activation must be 'softplus' or 'sigmoid', got {activation!r}")
         if activation == "sigmoid" and mode == "relative":
             raise ValueError("activation='sigmoid' scales to max_depth and needs mode='metric'")
-        hidden = max(in_channels // 2, 8)
-        self.conv = nn.Sequential(nn.Conv2d(in_channels, hidden, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(hidden, 1, 1))
+        self.conv = nn.Conv2d(in_channels, 1, 1)
         self.mode, self.activation, self.max_depth = mode, activation, max_depth
 
     def forward(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

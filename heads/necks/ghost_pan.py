@@ -11,8 +11,8 @@ import torch
 import torch.nn as nn
 from timm.models.ghostnet import GhostBottleneck
 
-from ..layers import ConvBnAct, DepthwiseSeparable, resize_to
-from . import NECKS
+from ..layers import ConvBnAct, DepthwiseSeparable
+from . import NECKS, top_down_bottom_up
 
 
 class GhostFusion(nn.Sequential):
@@ -50,14 +50,7 @@ class GhostPAN(nn.Module):
 
     def forward(self, features: list[torch.Tensor]) -> list[torch.Tensor]:
         reduced = [conv(f) for conv, f in zip(self.reduce, features)]
-        fused = [reduced[-1]]
-        for i in range(len(reduced) - 2, -1, -1):
-            up = resize_to(fused[0], reduced[i])
-            fused.insert(0, self.top_down[i](torch.cat([up, reduced[i]], 1)))
-        outputs = [fused[0]]
-        for i in range(len(fused) - 1):
-            down = resize_to(self.downsample[i](outputs[-1]), fused[i + 1])
-            outputs.append(self.bottom_up[i](torch.cat([down, fused[i + 1]], 1)))
+        outputs = top_down_bottom_up(reduced, self.top_down, self.downsample, self.bottom_up)
         if self.extra_in is not None:
             outputs.append(self.extra_in(reduced[-1]) + self.extra_out(outputs[-1]))
         return outputs

@@ -10,8 +10,8 @@ from typing import Sequence
 import torch
 import torch.nn as nn
 
-from ..layers import C2f, SPPF, ConvBnAct, make_divisible, resize_to
-from . import NECKS
+from ..layers import C2f, SPPF, ConvBnAct, make_divisible
+from . import NECKS, top_down_bottom_up
 
 BASE_WIDTH = {4: 128, 8: 256, 16: 512, 32: 1024, 64: 1024, 128: 1024}
 
@@ -45,14 +45,7 @@ class PAN(nn.Module):
 
     def forward(self, features: list[torch.Tensor]) -> list[torch.Tensor]:
         laterals = [conv(f) for conv, f in zip(self.lateral, features)]
-        fused = [laterals[-1]]
-        for i in range(len(laterals) - 2, -1, -1):
-            up = resize_to(fused[0], laterals[i])
-            fused.insert(0, self.top_down[i](torch.cat([up, laterals[i]], 1)))
-        outputs = [fused[0]]
-        for i in range(len(fused) - 1):
-            down = resize_to(self.downsample[i](outputs[-1]), fused[i + 1])
-            outputs.append(self.bottom_up[i](torch.cat([down, fused[i + 1]], 1)))
+        outputs = top_down_bottom_up(laterals, self.top_down, self.downsample, self.bottom_up)
         if self.extra is not None:
             outputs.append(self.extra(outputs[-1]))
         return outputs

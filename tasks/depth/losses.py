@@ -7,7 +7,6 @@ Written here: these are a few lines each and no maintained library ships them wi
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from heads.registry import Registry
 

@@ -9,6 +9,7 @@ import torch.nn as nn
 
 from backbones import align_to_strides, available_levels, get_backbone
 from heads.depth import DepthHead, build_decoder
+from heads.layers import ImageNormalize
 
 
 class DepthModel(nn.Module):
@@ -34,11 +35,10 @@ class DepthModel(nn.Module):
         self.decoder = build_decoder(decoder, in_channels=self.backbone.channels, strides=self.backbone.strides, **(decoder_kwargs or {}))
         self.head = DepthHead(self.decoder.out_channels, mode=mode, activation=activation, max_depth=max_depth)
         self.mode = mode
-        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1) * 255, persistent=False)
-        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1) * 255, persistent=False)
+        self.normalize = ImageNormalize()
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        x = (images.float() - self.mean) / self.std
+        x = self.normalize(images)
         features = align_to_strides(self.backbone(x), self.backbone.strides, x.shape[-2:])
         return self.head(self.decoder(features), x.shape[-2:])
 
@@ -49,7 +49,7 @@ class DepthModel(nn.Module):
 
         self.eval()
         resized = cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
-        batch = torch.from_numpy(resized.transpose(2, 0, 1).copy())[None].to(self.mean.device)
+        batch = torch.from_numpy(resized.transpose(2, 0, 1).copy())[None].to(self.normalize.mean.device)
         out = self(batch)[0, 0].float().cpu().numpy()
         return cv2.resize(out, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
 

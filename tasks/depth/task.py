@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from ..engine import Task
+from ..engine.task import data_or_synthetic
 from .colorize import colorize
 from .config import DepthConfig
 from .data import DepthDataset, load_depth_split, read_depth_yaml, valid_mask
@@ -20,13 +21,7 @@ from .synth import write_scenes
 
 def resolve_data(config: DepthConfig) -> Path:
     """The data.yaml to use: the configured one, or synthetic scenes generated on first use."""
-    if config.data.data:
-        return Path(config.data.data)
-    out = Path(config.data.synth_dir)
-    if not (out / "data.yaml").is_file():
-        print(f"litebone: no data given; generating synthetic scenes in {out}")
-        write_scenes(out, config.data.synth_train, config.data.synth_val, config.data.synth_size)
-    return out / "data.yaml"
+    return data_or_synthetic(config.data.data, config.data.synth_dir, lambda out: write_scenes(out, config.data.synth_train, config.data.synth_val, config.data.synth_size), "scenes")
 
 
 class DepthTask(Task):

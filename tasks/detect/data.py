@@ -22,7 +22,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from ..errors import UserError
-from .letterbox import LetterboxInfo, letterbox
+from .letterbox import letterbox
 from .transforms import train_transform
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}

@@ -9,6 +9,7 @@ import torch.nn as nn
 
 from backbones import align_to_strides, get_backbone
 from heads import build_head, build_neck
+from heads.layers import ImageNormalize
 
 from .letterbox import from_letterbox, letterbox
 from .postprocess import non_max_suppression
@@ -35,12 +36,7 @@ class Detector(nn.Module):
         self.neck = build_neck(neck, in_channels=self.backbone.channels, strides=self.backbone.strides, **(neck_kwargs or {}))
         self.head = build_head(head, in_channels=self.neck.out_channels, strides=self.neck.out_strides, num_classes=num_classes, **(head_kwargs or {}))
         self.num_classes = num_classes
-        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1) * 255, persistent=False)
-        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1) * 255, persistent=False)
-
-    def normalize(self, images: torch.Tensor) -> torch.Tensor:
-        """uint8 or 0-255 float RGB -> ImageNet-normalised float."""
-        return (images.float() - self.mean) / self.std
+        self.normalize = ImageNormalize()
 
     def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
         x = self.normalize(images)
@@ -58,7 +54,7 @@ class Detector(nn.Module):
     def predict(self, images: list[np.ndarray], img_size: int = 320, conf: float = 0.25, iou: float = 0.7, max_det: int = 300) -> list[np.ndarray]:
         """RGB uint8 images of any size -> per image (N, 6) detections in that image's pixels."""
         self.eval()
-        device = self.mean.device
+        device = self.normalize.mean.device
         boxed = [letterbox(image, img_size) for image in images]
         batch = torch.stack([torch.from_numpy(b.transpose(2, 0, 1).copy()) for b, _ in boxed]).to(device)
         results = []

@@ -5,10 +5,10 @@ from pathlib import Path
 from typing import Any
 
 import cv2
-import numpy as np
 import torch
 
 from ..engine import Task
+from ..engine.task import data_or_synthetic
 from .config import DetectConfig
 from .data import DetectionDataset, collate, load_split, read_data_yaml
 from .draw import draw_detections, image_grid
@@ -21,13 +21,7 @@ from .synth import write_shapes
 
 def resolve_data(config: DetectConfig) -> Path:
     """The data.yaml to use: the configured one, or synthetic shapes generated on first use."""
-    if config.data.data:
-        return Path(config.data.data)
-    out = Path(config.data.synth_dir)
-    if not (out / "data.yaml").is_file():
-        print(f"litebone: no data given; generating synthetic shapes in {out}")
-        write_shapes(out, config.data.synth_train, config.data.synth_val, config.data.synth_size)
-    return out / "data.yaml"
+    return data_or_synthetic(config.data.data, config.data.synth_dir, lambda out: write_shapes(out, config.data.synth_train, config.data.synth_val, config.data.synth_size), "shapes")
 
 
 class DetectTask(Task):

@@ -9,6 +9,17 @@ import torch.nn as nn
 from torch.utils.data import Dataset
 
 
+def data_or_synthetic(configured: str | None, synth_dir: str, write: Callable[[Path], Path], kind: str) -> Path:
+    """The configured data.yaml, or the built-in synthetic set, generated in ``synth_dir`` on first use."""
+    if configured:
+        return Path(configured)
+    out = Path(synth_dir)
+    if not (out / "data.yaml").is_file():
+        print(f"litebone: no data given; generating synthetic {kind} in {out}")
+        write(out)
+    return out / "data.yaml"
+
+
 class Task:
     """Subclass and fill in; the ``Trainer`` owns everything else.
 

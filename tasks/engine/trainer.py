@@ -254,6 +254,8 @@ class Trainer:
             self.weights_dir.mkdir(parents=True, exist_ok=True)
             (self.run_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(self.config), sort_keys=False))
         rows = [r for r in read_rows(results_csv) if r["epoch"] <= self.start_epoch]
+        elapsed_before = rows[-1].get("time", 0.0) if rows else 0.0
+        started = time.perf_counter()
         row: dict[str, float] = {}
         completed = self.start_epoch - 1
         if dist.is_main():
@@ -268,6 +270,7 @@ class Trainer:
                 if dist.is_main():
                     metrics = self.task.evaluate(self.eval_model, self.val_loader, self.device)
                     row.update({f"val/{k}": v for k, v in metrics.items()})
+                    row["time"] = elapsed_before + time.perf_counter() - started
                     value = metrics[self.task.metric]
                     improved = self._improved(value)
                     if improved:
