@@ -95,9 +95,14 @@ def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_p
     assert all(torch.isfinite(v).all() for v in kept["model"].values())
 
 
+def _default_sigint() -> None:
+    """A shell that starts jobs in the background hands them SIGINT ignored; Python then never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_saves_last_and_exits_cleanly(tmp_path):
     process = subprocess.Popen([sys.executable, TOY, str(tmp_path), "train.epochs=50", "--sleep", "0.03"], env=ENV,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
     _wait_for_epochs(tmp_path / "toy/exp/results.csv", 1, process)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
