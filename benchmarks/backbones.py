@@ -1,6 +1,6 @@
 """Forward time of the litebone wrapper against the raw timm / torchvision model on the same weights.
 
-    python -m benchmarks.backbones [PATTERN] [--size 320] [--batch 1 8] [--rounds 15] [--threads N]
+    python -m benchmarks.backbones [NAME or PATTERN ...] [--size 320] [--batch 1 8] [--rounds 15] [--threads N]
 
 Prints one row per curated backbone with median ms for both and the ratio (target <= 1.02).
 """
@@ -29,7 +29,7 @@ def raw_model(name: str, backbone) -> torch.nn.Module:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("pattern", nargs="?", default="*")
+    parser.add_argument("patterns", nargs="*", default=["*"], help="names or shell patterns (default: every curated backbone)")
     parser.add_argument("--size", type=int, default=320)
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--rounds", type=int, default=15)
@@ -39,7 +39,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, timm {timm.__version__}, threads {args.threads}, size {args.size}")
     print("| backbone | batch | litebone ms | raw ms | ratio |\n|---|---|---|---|---|")
-    for name in list_backbones(args.pattern):
+    for name in sorted({n for pattern in args.patterns for n in list_backbones(pattern)}):
         backbone = get_backbone(name).eval()
         raw = raw_model(name, backbone)
         for batch in args.batch:

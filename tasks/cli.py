@@ -65,13 +65,6 @@ def _predict(args: argparse.Namespace) -> None:
 
 
 def _export(args: argparse.Namespace) -> None:
-    if args.task == "backbone":
-        from backbones.export import export_backbone
-
-        if not args.weights_or_name:
-            raise UserError("give the backbone name: litebone export backbone NAME --format onnx")
-        export_backbone(args.weights_or_name, fmt=args.format, size=args.img_size or 320, dynamic=args.dynamic, output=args.output)
-        return
     weights = args.weights or args.weights_or_name
     if not weights:
         raise UserError(f"give the weights: litebone export {args.task} --weights runs/{args.task}/exp/weights/best.pt")
@@ -125,16 +118,16 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--depth-format", choices=["png16", "npy"], default="png16", help="depth: raw depth file format")
     predict.set_defaults(handler=_predict)
 
-    export = commands.add_parser("export", help="export weights (or a bare backbone) to ONNX")
-    export.add_argument("task", choices=[*TASKS, "backbone"])
-    export.add_argument("weights_or_name", nargs="?", help="backbone name for 'export backbone'")
+    export = commands.add_parser("export", help="export trained weights to ONNX")
+    export.add_argument("task", choices=TASKS)
+    export.add_argument("weights_or_name", nargs="?", help="weights file (same as --weights)")
     export.add_argument("--weights")
     export.add_argument("--format", default="onnx")
     export.add_argument("--img-size", "--size", dest="img_size", type=int)
     export.add_argument("--nms", action="store_true", help="detect: include NMS (batch 1)")
     export.add_argument("--conf", type=float, default=0.25, help="detect with --nms: confidence threshold")
     export.add_argument("--iou", type=float, default=0.7, help="detect with --nms: IoU threshold")
-    export.add_argument("--dynamic", action="store_true", help="dynamic batch (and size for backbones)")
+    export.add_argument("--dynamic", action="store_true", help="dynamic batch size")
     export.add_argument("--output", help="output path (default: next to the weights)")
     export.set_defaults(handler=_export)
 
@@ -147,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--seed", type=int, default=0)
     synth.set_defaults(handler=_synth)
 
-    backbones = commands.add_parser("backbones", help="list, describe and benchmark backbones")
+    backbones = commands.add_parser("backbones", help="list and describe backbones")
     backbone_commands = backbones.add_subparsers(dest="backbones_command", required=True, metavar="ACTION")
     listing = backbone_commands.add_parser("list", help="curated backbones with their level channels")
     listing.add_argument("pattern", nargs="?", default="*", help="substring or shell pattern, e.g. 'mobilenet*'")
