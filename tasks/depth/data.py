@@ -170,6 +170,7 @@ class DepthDataset(Dataset):
         image = cv2.cvtColor(cv2.imread(pair.image, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
         depth = read_depth(pair.depth, self.spec.depth_scale)
         depth = np.where(valid_mask(depth, self.spec.max_depth), depth, 0.0).astype(np.float32)
+        self.transform.set_random_seed(int(torch.randint(2**31 - 1, (1,))))
         out = self.transform(image=image, mask=depth)
         return {
             "image": torch.from_numpy(np.ascontiguousarray(out["image"].transpose(2, 0, 1))),

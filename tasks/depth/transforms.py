@@ -46,7 +46,10 @@ class MetricZoom(A.DualTransform):
 
 
 def train_transform(size: tuple[int, int]) -> A.Compose:
-    """Resize to ``size`` (H, W), metric zoom, small rotation, flip, colour jitter."""
+    """Resize to ``size`` (H, W), metric zoom, small rotation, flip, colour jitter.
+
+    The dataset reseeds it per sample from torch's RNG, so training is reproducible by seed.
+    """
     height, width = size
     return A.Compose([
         A.Resize(height, width, interpolation=cv2.INTER_LINEAR, mask_interpolation=cv2.INTER_NEAREST),

@@ -268,8 +268,9 @@ class DetectionDataset(Dataset):
             image, info = letterbox(read_rgb(record.image), self.img_size)
             boxes = yolo_to_xyxy(record.labels, record.width, record.height)
             return {"image": _to_tensor(image), "info": info, "gt_boxes": boxes, "gt_classes": record.labels[:, 0].astype(int), "index": index}
+        self.transform.set_random_seed(int(torch.randint(2**31 - 1, (1,))))
         sample = self._sample(index)
-        extra = [self._sample(int(i)) for i in np.random.randint(0, len(self.records), 3)] if self.mosaic > 0 else []
+        extra = [self._sample(int(i)) for i in torch.randint(0, len(self.records), (3,))] if self.mosaic > 0 else []
         out = self.transform(**sample, mosaic_metadata=extra)
         size = out["image"].shape[:2]
         boxes = np.array(out["bboxes"], dtype=np.float32).reshape(-1, 4)

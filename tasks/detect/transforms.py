@@ -8,7 +8,10 @@ from .letterbox import PAD_VALUE
 
 
 def train_transform(size: int, mosaic: float = 1.0) -> A.Compose:
-    """Mosaic (p=``mosaic``) -> letterbox to ``size`` -> random affine -> HSV/colour -> horizontal flip."""
+    """Mosaic (p=``mosaic``) -> letterbox to ``size`` -> random affine -> HSV/colour -> horizontal flip.
+
+    The dataset reseeds it per sample from torch's RNG, so training is reproducible by seed.
+    """
     return A.Compose(
         [
             A.Mosaic(target_size=(size, size), cell_shape=(size, size), fit_mode="contain", fill=PAD_VALUE, p=mosaic),

@@ -73,9 +73,10 @@ def test_bad_inputs(trained_run, tmp_path):
 
 
 def test_short_training_beats_the_best_constant(tmp_path):
-    """Measured on the 2-core CI machine (240 scenes, 96x128, 10 epochs, about 60 s): the constant
-    training-median prediction scores AbsRel 0.648 / delta1 0.349; the trained model 0.500 / 0.506.
-    Required margin: 0.07 on both, half of what was measured."""
+    """Measured on the 2-core CI machine (240 scenes, 96x128, 10 epochs, about 60 s, reproducible by
+    seed): the constant training-median prediction scores AbsRel 0.648 / delta1 0.349; the trained
+    model 0.437 / 0.443. Required margins, about half of those measured: AbsRel 0.10 lower and
+    delta1 0.05 higher than the constant."""
     data = write_scenes(tmp_path / "scenes", train=240, val=40, size=128, seed=3, progress=False)
     config = load_config(DepthConfig, None, [
         f"data.data={data}", "data.height=96", "data.width=128", "train.epochs=10", "train.lr=0.003", "train.ema=false",
@@ -89,5 +90,5 @@ def test_short_training_beats_the_best_constant(tmp_path):
         constant.update(torch.full_like(batch["depth"], median), batch["depth"])
     baseline = constant.compute()
     final = Trainer(task, config).fit()
-    assert final["val/abs_rel"] < baseline["abs_rel"] - 0.07, (final["val/abs_rel"], baseline["abs_rel"])
-    assert final["val/delta1"] > baseline["delta1"] + 0.07, (final["val/delta1"], baseline["delta1"])
+    assert final["val/abs_rel"] < baseline["abs_rel"] - 0.10, (final["val/abs_rel"], baseline["abs_rel"])
+    assert final["val/delta1"] > baseline["delta1"] + 0.05, (final["val/delta1"], baseline["delta1"])

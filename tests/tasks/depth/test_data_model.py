@@ -163,3 +163,16 @@ def test_head_modes(mode, activation):
         assert (out <= 7.0).all()
     with pytest.raises(ValueError, match="needs mode='metric'"):
         DepthModel("mobilenetv3_small_075", mode="relative", activation="sigmoid")
+
+
+def test_training_augmentation_is_reproducible_by_seed(scenes):
+    root, path = scenes
+    spec = read_depth_yaml(path)
+    dataset = DepthDataset(load_depth_split(spec, "train", verbose=False)[0], spec, (64, 64), train=True)
+    samples = []
+    for _ in range(2):
+        torch.manual_seed(11)
+        samples.append([dataset[i]["depth"] for i in range(5)])
+    assert all(torch.equal(a, b) for a, b in zip(*samples))
+    torch.manual_seed(12)
+    assert not all(torch.equal(a, dataset[i]["depth"]) for i, a in enumerate(samples[0]))

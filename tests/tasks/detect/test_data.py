@@ -4,6 +4,7 @@ import json
 import cv2
 import numpy as np
 import pytest
+import torch
 import yaml
 
 from tasks.detect import data as data_module
@@ -139,3 +140,14 @@ def test_augmented_boxes_stay_on_the_drawn_shapes(tmp_path):
         assert abs(white[:, 0].min() - y1) <= 2 and abs(white[:, 0].max() + 1 - y2) <= 2
     batch = collate([dataset[0], dataset[0]])
     assert batch["image"].shape == (2, 3, 128, 128) and batch["targets"].shape[1] == 6
+
+
+def test_training_augmentation_is_reproducible_by_seed(dataset):
+    root, path = dataset
+    records, _ = load_split(read_data_yaml(path), "train", verbose=False)
+    train = DetectionDataset(records, 96, train=True, mosaic=1.0)
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(3)
+        runs.append([train[i]["image"] for i in range(4)])
+    assert all(np.array_equal(a, b) for a, b in zip(*runs))
