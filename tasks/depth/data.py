@@ -18,9 +18,9 @@ import yaml
 from torch.utils.data import Dataset
 
 from ..errors import UserError
+from ..images import IMAGE_SUFFIXES
 from .transforms import train_transform, val_transform
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 PRESETS = {"nyu": {"depth_scale": 1000.0, "max_depth": 10.0}, "kitti": {"depth_scale": 256.0, "max_depth": 80.0}}
 
 

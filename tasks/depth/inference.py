@@ -10,10 +10,10 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..config import from_dict
-from ..detect.inference import _sources
 from ..engine.trainer import new_run_dir
 from ..engine.weights import read_trained
 from ..errors import UserError
+from ..images import image_files
 from .colorize import colorize
 from .config import DepthConfig
 from .model import DepthModel, build_depth_model
@@ -30,20 +30,26 @@ def load_depth_model(weights: str | Path, device: str = "cpu") -> tuple[DepthMod
     return model.to(device).eval(), config, meta
 
 
+def _set_width(config: DepthConfig, width: int | None) -> None:
+    """Run at ``width`` px wide, keeping the trained aspect ratio (both sides multiples of 32)."""
+    if width:
+        height = max(32, round(width * config.data.height / config.data.width / 32) * 32)
+        config.data.width, config.data.height = width, height
+
+
 def validate(weights: str, data: str | None = None, img_size: int | None = None, batch_size: int = 16,
              device: str = "cpu", project: str = "runs", name: str = "val") -> dict[str, float]:
     """The full metric set on the val split, printed and written with colourised samples."""
     model, config, _ = load_depth_model(weights, device)
     if data:
         config.data.data = data
-    if img_size:
-        config.data.width, config.data.height = img_size, img_size * config.data.height // config.data.width // 32 * 32 or 32
+    _set_width(config, img_size)
     task = DepthTask(config, splits=("val",))
     loader = DataLoader(task.val_dataset(), batch_size=batch_size)
     metrics = task.evaluate(model, loader, torch.device(device))
     out = new_run_dir(project, "depth", name, False)
     out.mkdir(parents=True)
-    task.save_samples(model, loader, torch.device(device), out)
+    task.save_samples(out)
     text = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
     (out / "metrics.txt").write_text(text + "\n")
     print(f"{text}  -> {out}")
@@ -56,12 +62,13 @@ def predict(weights: str, source: str, img_size: int | None = None, depth_format
     if depth_format not in ("png16", "npy"):
         raise UserError(f"depth format {depth_format!r} is not supported; use png16 or npy")
     model, config, meta = load_depth_model(weights, device)
+    _set_width(config, img_size)
     size = (config.data.height, config.data.width)
     out = new_run_dir(project, "depth", name, False)
     out.mkdir(parents=True)
     if meta.get("mode") == "relative":
         print("litebone: this model predicts relative inverse depth; raw files hold that, not metres")
-    for path in tqdm(_sources(source), desc="predict", leave=False):
+    for path in tqdm(image_files(source), desc="predict", leave=False):
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
             print(f"litebone: skipped unreadable image {path}")

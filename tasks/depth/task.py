@@ -89,7 +89,7 @@ class DepthTask(Task):
                 self.samples.extend(zip(batch["image"][: cfg.samples], pred.cpu()[: cfg.samples], depth.cpu()[: cfg.samples]))
         return metrics.compute()
 
-    def save_samples(self, model, loader, device, out_dir: Path) -> None:
+    def save_samples(self, out_dir: Path) -> None:
         """Image | prediction | ground truth, one row per validation sample, same colour scale per row."""
         rows = []
         for image, pred, depth in self.samples[: self.config.eval.samples]:

@@ -22,10 +22,10 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from ..errors import UserError
+from ..images import IMAGE_SUFFIXES
 from .letterbox import letterbox
 from .transforms import train_transform
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 CACHE_VERSION = 1
 
 
@@ -148,7 +148,7 @@ def _yolo_records(image_dir: Path, num_classes: int, report: ScanReport) -> list
     return records
 
 
-def _coco_records(json_path: Path, image_dir: Path, names: list[str], report: ScanReport) -> list[Record]:
+def _coco_records(json_path: Path, image_dir: Path, report: ScanReport) -> list[Record]:
     coco = json.loads(json_path.read_text())
     categories = sorted(c["id"] for c in coco["categories"])
     class_of = {cat: i for i, cat in enumerate(categories)}
@@ -198,7 +198,9 @@ def load_split(spec: DataSpec, split: str, verbose: bool = True) -> tuple[list[R
     image_dir = spec.root / str(spec.splits.get(f"{split}_images", f"images/{split}")) if is_coco else source
     if not source.exists():
         raise UserError(f"{split} split {source} does not exist; check 'path' and '{split}' in data.yaml")
-    watched = [source] + (sorted(image_dir.rglob("*")) if not is_coco else []) + sorted((spec.root / "labels").rglob("*.txt")) * (not is_coco)
+    watched = [source]
+    if not is_coco:
+        watched += sorted(image_dir.rglob("*")) + sorted((spec.root / "labels").rglob("*.txt"))
     cache_file = (source.parent if is_coco else source).with_name(f"{source.stem if is_coco else source.name}.litebone.cache.json")
     fingerprint = _fingerprint([p for p in watched if p.is_file()])
     report = ScanReport(split)
@@ -209,7 +211,7 @@ def load_split(spec: DataSpec, split: str, verbose: bool = True) -> tuple[list[R
             records = [Record(r["image"], r["height"], r["width"], np.array(r["labels"], np.float32).reshape(-1, 5)) for r in cached["records"]]
             report.problems.update(cached["problems"])
     if records is None:
-        records = _coco_records(source, image_dir, spec.names, report) if is_coco else _yolo_records(source, len(spec.names), report)
+        records = _coco_records(source, image_dir, report) if is_coco else _yolo_records(source, len(spec.names), report)
         payload = {
             "fingerprint": fingerprint, "num_classes": len(spec.names), "problems": dict(report.problems),
             "records": [{"image": r.image, "height": r.height, "width": r.width, "labels": r.labels.tolist()} for r in records],
@@ -241,7 +243,7 @@ def yolo_to_xyxy(labels: np.ndarray, width: float, height: float) -> np.ndarray:
 class DetectionDataset(Dataset):
     """Training samples (augmented) or validation samples (letterboxed, with original-pixel ground truth)."""
 
-    def __init__(self, records: list[Record], img_size: int, train: bool, mosaic: float = 1.0, seed: int = 0) -> None:
+    def __init__(self, records: list[Record], img_size: int, train: bool, mosaic: float = 1.0) -> None:
         self.records = records
         self.img_size = img_size
         self.train = train

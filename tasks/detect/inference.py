@@ -16,7 +16,8 @@ from ..engine.trainer import new_run_dir
 from ..engine.weights import read_trained
 from ..errors import UserError
 from .config import DetectConfig
-from .data import IMAGE_SUFFIXES, DetectionDataset, collate, read_rgb
+from ..images import image_files
+from .data import DetectionDataset, collate, read_rgb
 from .draw import draw_detections
 from .evaluate import ap_table, per_class_ap
 from .model import Detector, build_detector
@@ -51,7 +52,7 @@ def validate(weights: str, data: str | None = None, img_size: int | None = None,
     metrics = task.evaluate(model, loader, torch.device(device))
     out = new_run_dir(project, "detect", name, False)
     out.mkdir(parents=True)
-    task.save_samples(model, loader, torch.device(device), out)
+    task.save_samples(out)
     ap, ap50 = per_class_ap(task.last_eval["precision"], len(names))
     instances = np.bincount(np.concatenate([c for c in task.last_eval["gt_classes"]] or [np.zeros(0, int)]).astype(int), minlength=len(names))
     table = ap_table(names, ap, ap50, instances)
@@ -59,19 +60,6 @@ def validate(weights: str, data: str | None = None, img_size: int | None = None,
     print(table)
     print(f"mAP50-95 {metrics['mAP50-95']:.4f}  mAP50 {metrics['mAP50']:.4f}  -> {out}")
     return metrics
-
-
-def _sources(source: str | Path) -> list[Path]:
-    source = Path(source)
-    if source.is_dir():
-        files = sorted(p for p in source.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    elif source.is_file():
-        files = [source]
-    else:
-        raise UserError(f"source {source} does not exist; pass an image file or a folder of images")
-    if not files:
-        raise UserError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found in {source}")
-    return files
 
 
 def predict(weights: str, source: str, img_size: int | None = None, conf: float = 0.25, iou: float = 0.7,
@@ -82,7 +70,7 @@ def predict(weights: str, source: str, img_size: int | None = None, conf: float 
     out = new_run_dir(project, "detect", name, False)
     (out / "labels").mkdir(parents=True)
     skipped = 0
-    for path in tqdm(_sources(source), desc="predict", leave=False):
+    for path in tqdm(image_files(source), desc="predict", leave=False):
         try:
             image = read_rgb(str(path))
         except UserError:

@@ -81,7 +81,7 @@ class DetectTask(Task):
         self.last_eval = {"precision": precision, "gt_boxes": gt_boxes, "gt_classes": gt_classes, "detections": detections}
         return metrics
 
-    def save_samples(self, model, loader, device, out_dir: Path) -> None:
+    def save_samples(self, out_dir: Path) -> None:
         """PR curves and confusion matrix of the last evaluation, and predictions drawn on validation images."""
         if not self.last_eval:
             return

@@ -60,5 +60,5 @@ class Task:
     def on_epoch_start(self, epoch: int, epochs: int) -> None:
         """Hook: e.g. switch mosaic off for the last epochs."""
 
-    def save_samples(self, model: nn.Module, loader: Any, device: torch.device, out_dir: Path) -> None:
-        """Hook: write sample predictions after validation."""
+    def save_samples(self, out_dir: Path) -> None:
+        """Hook: write sample predictions of the last ``evaluate`` to ``out_dir``."""

@@ -284,7 +284,7 @@ class Trainer:
                         atomic_save(checkpoint, self.weights_dir / "last.pt")
                         if improved:
                             atomic_save(checkpoint, self.weights_dir / "best.pt")
-                    self.task.save_samples(self.eval_model, self.val_loader, self.device, self.run_dir)
+                    self.task.save_samples(self.run_dir)
                     print(
                         f"epoch {epoch + 1}/{cfg.epochs}  "
                         + "  ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "epoch")

@@ -92,3 +92,16 @@ def test_short_training_beats_the_best_constant(tmp_path):
     final = Trainer(task, config).fit()
     assert final["val/abs_rel"] < baseline["abs_rel"] - 0.10, (final["val/abs_rel"], baseline["abs_rel"])
     assert final["val/delta1"] > baseline["delta1"] + 0.05, (final["val/delta1"], baseline["delta1"])
+
+
+def test_predict_honours_img_size(trained_run, tmp_path, monkeypatch):
+    from tasks.depth.model import DepthModel
+
+    root, _, run = trained_run
+    seen = []
+    original = DepthModel.predict
+    monkeypatch.setattr(DepthModel, "predict", lambda self, image, size: seen.append(size) or original(self, image, size))
+    monkeypatch.chdir(tmp_path)
+    assert main(["predict", "depth", "--weights", str(run / "weights/best.pt"), "--source", str(root / "data/images/val/000000.jpg"),
+                 "--img-size", "128"]) == 0
+    assert seen == [(128, 128)]
