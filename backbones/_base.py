@@ -10,6 +10,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ._fuse import fuse_model
+
 
 @dataclass(frozen=True)
 class Level:
@@ -83,6 +85,9 @@ class Backbone(nn.Module):
         self.in_chans = in_chans
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
+        self.fused = False
+        self.folded_norms = 0
+        self.channels_last = False
         self._frozen = self._modules_up_to_level(frozen_stages) if frozen_stages >= 0 else []
         for module in self._frozen:
             for param in module.parameters(recurse=False):
@@ -103,9 +108,34 @@ class Backbone(nn.Module):
                 f"{self.name} expects NCHW input with {self.in_chans} channels, got shape {tuple(x.shape)}. "
                 f"Pass in_chans={x.shape[1] if x.ndim == 4 else '?'} to get_backbone, or convert the images."
             )
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         return list(self.body(x))
 
+    def fuse(self, channels_last: bool = False) -> "Backbone":
+        """An inference-only copy: re-parameterisable blocks merged and BatchNorm folded into its conv.
+
+        Outputs equal this backbone's in eval mode (to float rounding). With ``channels_last`` the
+        weights are stored NHWC and inputs are converted on the way in.
+        """
+        reference = next(self.parameters())
+        example = torch.zeros(1, self.in_chans, 64, 64, device=reference.device, dtype=reference.dtype)
+        fused, fused.folded_norms = fuse_model(self, example)
+        fused.fused = True
+        fused.requires_grad_(False)
+        return fused.to_channels_last() if channels_last else fused
+
+    def to_channels_last(self) -> "Backbone":
+        """Store the weights NHWC and convert inputs on the way in; returns ``self``."""
+        self.channels_last = True
+        return self.to(memory_format=torch.channels_last)
+
     def train(self, mode: bool = True) -> "Backbone":
+        if mode and self.fused:
+            raise RuntimeError(
+                f"this {self.name} backbone is fused (BatchNorm folded) and is inference-only. "
+                f"Train the unfused backbone and call .fuse() afterwards."
+            )
         super().train(mode)
         if mode:
             for module in self._frozen:

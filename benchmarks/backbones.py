@@ -7,13 +7,14 @@ Prints one row per curated backbone with median ms for both and the ratio (targe
 from __future__ import annotations
 
 import argparse
+import statistics
 import warnings
 
 import timm
 import torch
 
 from backbones import get_backbone, list_backbones, resolve_spec
-from benchmarks._timing import interleaved_times, median
+from tasks.bench.timing import interleaved_times
 
 
 def raw_model(name: str, backbone) -> torch.nn.Module:
@@ -45,7 +46,7 @@ def main() -> None:
         for batch in args.batch:
             x = torch.randn(batch, 3, args.size, args.size)
             times = interleaved_times({"ours": lambda: backbone(x), "raw": lambda: raw(x)}, rounds=args.rounds)
-            ours, theirs = median(times["ours"]) * 1e3, median(times["raw"]) * 1e3
+            ours, theirs = statistics.median(times["ours"]) * 1e3, statistics.median(times["raw"]) * 1e3
             print(f"| {name} | {batch} | {ours:.2f} | {theirs:.2f} | {ours / theirs:.3f} |", flush=True)
 
 

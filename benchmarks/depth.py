@@ -19,7 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from backbones import count_macs, count_params, get_backbone
-from benchmarks._timing import interleaved_times
+from tasks.bench.timing import interleaved_times
 from tasks.depth.losses import SILogLoss
 from tasks.depth.model import DepthModel
 

@@ -16,7 +16,7 @@ import timm
 import torch
 
 from backbones import count_macs, count_params
-from benchmarks._timing import interleaved_times
+from tasks.bench.timing import interleaved_times
 from tasks.detect.loss import DetectionLoss
 from tasks.detect.model import Detector
 

@@ -28,6 +28,31 @@ def _backbones_info(args: argparse.Namespace) -> None:
     print(info_text(args.name, size=args.size))
 
 
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 1,8, got {text!r}") from None
+
+
+def _backbones_bench(args: argparse.Namespace) -> None:
+    from .bench import BenchOptions, console_table, run_bench, write_outputs
+    from .engine.trainer import new_run_dir
+
+    options = BenchOptions(
+        names=args.names, size=args.size, batches=args.batch, device=args.device, threads=args.threads,
+        channels_last=args.channels_last, fused=args.fused, rounds=args.rounds, warmup=args.warmup,
+    )
+    result = run_bench(options)
+    out_dir = Path(args.out) if args.out else new_run_dir("runs", "bench", "exp", exist_ok=False)
+    paths = write_outputs(result, out_dir)
+    print(console_table(result))
+    if result.skipped:
+        print(f"\nskipped {len(result.skipped)}: " + "; ".join(f"{name} ({why})" for name, why in result.skipped.items()))
+    print(f"\n{len(result.rows)} backbones measured; table, CSV, JSON and plot in {out_dir}: "
+          + ", ".join(path.name for path in paths.values()))
+
+
 def _task_module(name: str):
     import importlib
 
@@ -65,6 +90,14 @@ def _predict(args: argparse.Namespace) -> None:
 
 
 def _export(args: argparse.Namespace) -> None:
+    if args.task == "backbone":
+        from .backbone_export import export_backbone
+
+        if not args.weights_or_name:
+            raise UserError("name the backbone: litebone export backbone mobilenetv3_large_100 --size 320")
+        export_backbone(args.weights_or_name, fmt=args.format, size=args.img_size or 320, dynamic=args.dynamic,
+                        output=args.output, weights=args.weights, out_indices=args.out_indices)
+        return
     weights = args.weights or args.weights_or_name
     if not weights:
         raise UserError(f"give the weights: litebone export {args.task} --weights runs/{args.task}/exp/weights/best.pt")
@@ -118,16 +151,17 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--depth-format", choices=["png16", "npy"], default="png16", help="depth: raw depth file format")
     predict.set_defaults(handler=_predict)
 
-    export = commands.add_parser("export", help="export trained weights to ONNX")
-    export.add_argument("task", choices=TASKS)
-    export.add_argument("weights_or_name", nargs="?", help="weights file (same as --weights)")
-    export.add_argument("--weights")
+    export = commands.add_parser("export", help="export trained weights, or a bare backbone, to ONNX")
+    export.add_argument("task", choices=[*TASKS, "backbone"])
+    export.add_argument("weights_or_name", nargs="?", help="weights file (same as --weights); for backbone: its name")
+    export.add_argument("--weights", help="for backbone: optional local weights file (.safetensors/.pt/.pth)")
     export.add_argument("--format", default="onnx")
     export.add_argument("--img-size", "--size", dest="img_size", type=int)
     export.add_argument("--nms", action="store_true", help="detect: include NMS (batch 1)")
     export.add_argument("--conf", type=float, default=0.25, help="detect with --nms: confidence threshold")
     export.add_argument("--iou", type=float, default=0.7, help="detect with --nms: IoU threshold")
     export.add_argument("--dynamic", action="store_true", help="dynamic batch size")
+    export.add_argument("--out-indices", type=_int_list, default=[2, 3, 4], help="backbone: levels to output (default 2,3,4)")
     export.add_argument("--output", help="output path (default: next to the weights)")
     export.set_defaults(handler=_export)
 
@@ -149,6 +183,20 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("name", help="curated name or any timm model name")
     info.add_argument("--size", type=int, default=224, help="input size for the MAC count (default 224)")
     info.set_defaults(handler=_backbones_info)
+    bench = backbone_commands.add_parser("bench", help="latency, throughput, memory, params and MACs on this machine", description=(
+        "Measure backbones side by side: warm-up, then interleaved rounds with the thread count set. Writes a table, "
+        "CSV, Markdown, JSON and a latency-vs-MACs plot. Names are curated or timm names, or shell patterns."))
+    bench.add_argument("names", nargs="*", metavar="NAME_OR_PATTERN", help="e.g. mobilenetv3_large_100 'shufflenet_v2*' (default: all curated)")
+    bench.add_argument("--size", type=int, default=320, help="square input size, a multiple of 32 (default 320)")
+    bench.add_argument("--batch", type=_int_list, default=[1, 8], help="comma-separated batch sizes (default 1,8)")
+    bench.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    bench.add_argument("--threads", type=int, help="CPU threads (default: torch's current setting)")
+    bench.add_argument("--channels-last", action="store_true", help="NHWC weights and inputs")
+    bench.add_argument("--fused", action="store_true", help="measure the fused inference copy, and its speed-up over unfused")
+    bench.add_argument("--rounds", type=int, default=20, help="interleaved timing rounds (default 20)")
+    bench.add_argument("--warmup", type=int, default=3, help="warm-up calls per model and batch size (default 3)")
+    bench.add_argument("--out", help="output folder (default runs/bench/expN)")
+    bench.set_defaults(handler=_backbones_bench)
     return parser
 
 

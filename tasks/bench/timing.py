@@ -1,0 +1,54 @@
+"""Interleaved timing: every candidate runs once per round, so a drift of the machine hits all alike.
+
+On CUDA each call is bracketed by CUDA events and the device is synchronised before reading them.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import torch
+from tqdm import tqdm
+
+
+def _time_call(fn: Callable[[], object], device: torch.device) -> float:
+    if device.type == "cuda":
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        torch.cuda.synchronize(device)
+        return start.elapsed_time(end) / 1e3
+    start_time = time.perf_counter()
+    fn()
+    return time.perf_counter() - start_time
+
+
+@torch.inference_mode()
+def interleaved_times(
+    candidates: dict[str, Callable[[], object]],
+    rounds: int = 20,
+    warmup: int = 3,
+    device: torch.device | str = "cpu",
+    progress: str | None = None,
+) -> dict[str, list[float]]:
+    """Seconds per call for each candidate, measured in ``rounds`` after ``warmup`` calls each.
+
+    The order rotates every round so that no candidate always runs right after the same one.
+    ``progress``, when given, is the label of a progress bar.
+    """
+    device = torch.device(device)
+    names = list(candidates)
+    bar = tqdm(total=len(names) * (warmup + rounds), desc=progress, unit="call", disable=progress is None, leave=False)
+    for name in names:
+        for _ in range(warmup):
+            _time_call(candidates[name], device)
+            bar.update()
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for round_index in range(rounds):
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
+            times[name].append(_time_call(candidates[name], device))
+            bar.update()
+    bar.close()
+    return times
