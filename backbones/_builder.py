@@ -33,9 +33,10 @@ def resolve_spec(name: str) -> BackboneSpec:
             paper=f"see timm's {module} model card",
             factory=lambda **kwargs: timm.create_model(name, **kwargs),
         )
+    close = closest_names(name)
+    hint = f"Closest names: {', '.join(close)}. " if close else ""
     raise UnknownBackboneError(
-        f"unknown backbone {name!r}. Closest names: {', '.join(closest_names(name))}. "
-        f"See `litebone backbones list` for the curated names; any timm model name works too."
+        f"unknown backbone {name!r}. {hint}See `litebone backbones list` for the curated names; any timm model name works too."
     )
 
 

@@ -9,7 +9,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from backbones import Backbone, count_macs, count_params, get_backbone, list_backbones, resolve_spec
+from backbones import (
+    Backbone,
+    count_macs,
+    count_params,
+    get_backbone,
+    list_backbones,
+    resolve_spec,
+)
 
 from ..errors import UserError
 from .environment import environment
@@ -121,8 +128,16 @@ def run_bench(options: BenchOptions) -> BenchResult:
     """Measure every backbone of ``options`` in interleaved rounds and return the rows."""
     device = check_options(options)
     names = resolve_names(options.names)
-    threads = options.threads or torch.get_num_threads()
+    threads_before = torch.get_num_threads()
+    threads = options.threads or threads_before
     torch.set_num_threads(threads)
+    try:
+        return _measure(names, options, device, threads)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _measure(names: list[str], options: BenchOptions, device: torch.device, threads: int) -> BenchResult:
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     with warnings.catch_warnings():
@@ -143,8 +158,8 @@ def run_bench(options: BenchOptions) -> BenchResult:
         }
     for batch in options.batches:
         inputs = torch.randn(batch, 3, options.size, options.size, device=device)
-        candidates = {name: (lambda m=model: m(inputs)) for name, model in models.items()}
-        candidates |= {f"{name} (unfused)": (lambda m=model: m(inputs)) for name, model in references.items()}
+        candidates = {name: (lambda m=model, x=inputs: m(x)) for name, model in models.items()}
+        candidates |= {f"{name} (unfused)": (lambda m=model, x=inputs: m(x)) for name, model in references.items()}
         times = interleaved_times(candidates, options.rounds, options.warmup, device, progress=f"time batch {batch}")
         for name, model in tqdm(models.items(), desc=f"memory batch {batch}", unit="model", leave=False):
             median, p90 = float(np.median(times[name])), float(np.percentile(times[name], 90))
