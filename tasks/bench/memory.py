@@ -1,4 +1,7 @@
-"""Peak memory of one forward pass: the CUDA allocator's peak on GPU, a storage tracker on CPU.
+"""Peak memory of one forward pass: weights, input, and the activations' peak.
+
+The activations' peak is the CUDA allocator's peak over what was allocated before (other models may
+be resident) on GPU, and a storage tracker on CPU.
 
 The CPU tracker is written here: torch only reports allocator peaks for CUDA, and its
 ``MemTracker`` is a private training tool that needs gradient-carrying parameters.
@@ -51,12 +54,14 @@ def peak_forward_bytes(model: nn.Module, inputs: torch.Tensor) -> int:
     """Bytes held at the peak of ``model(inputs)``: weights, buffers, the input and live activations."""
     if inputs.device.type == "cuda":
         torch.cuda.synchronize(inputs.device)
-        torch.cuda.empty_cache()
+        allocated_before = torch.cuda.memory_allocated(inputs.device)
         torch.cuda.reset_peak_memory_stats(inputs.device)
         model(inputs)
         torch.cuda.synchronize(inputs.device)
-        return int(torch.cuda.max_memory_allocated(inputs.device))
-    tracker = _LiveStorageBytes()
-    with tracker:
-        model(inputs)
-    return _resident_bytes(model, inputs) + tracker.peak
+        activations = torch.cuda.max_memory_allocated(inputs.device) - allocated_before
+    else:
+        tracker = _LiveStorageBytes()
+        with tracker:
+            model(inputs)
+        activations = tracker.peak
+    return _resident_bytes(model, inputs) + int(activations)
