@@ -64,14 +64,7 @@ def _conv_bn_pairs(model: nn.Module, example: torch.Tensor) -> list[tuple[str, s
     finally:
         for hook in hooks:
             hook.remove()
-    norms_per_conv: dict[str, int] = {}
-    for conv_name, _, _ in fed:
-        norms_per_conv[conv_name] = norms_per_conv.get(conv_name, 0) + 1
-    return [
-        (conv_name, norm_name)
-        for conv_name, norm_name, tensor in fed
-        if reads.counts.get(id(tensor)) == 1 and norms_per_conv[conv_name] == 1
-    ]
+    return [(conv_name, norm_name) for conv_name, norm_name, tensor in fed if reads.counts.get(id(tensor)) == 1]
 
 
 def _fold(conv: nn.Conv2d, norm: nn.BatchNorm2d, channels: slice) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 import warnings
 
 import timm
@@ -19,7 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from backbones import count_macs, count_params, get_backbone
-from tasks.bench.timing import interleaved_times
+from tasks.bench.timing import interleaved_times, training_images_per_second
 from tasks.depth.losses import SILogLoss
 from tasks.depth.model import DepthModel
 
@@ -52,18 +51,9 @@ class FastDepthReference(nn.Module):
 
 
 def train_images_per_second(model: nn.Module, size: tuple[int, int], batch: int = 8, steps: int = 3) -> float:
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     images = torch.randint(0, 255, (batch, 3, *size), dtype=torch.uint8)
     depth = torch.rand(batch, 1, *size) * 5 + 0.5
-    model.train()
-    for step in range(steps + 1):
-        if step == 1:
-            start = time.perf_counter()
-        loss = SILogLoss()(model(images), depth, depth > 0)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    return batch * steps / (time.perf_counter() - start)
+    return training_images_per_second(model, lambda: SILogLoss()(model(images), depth, depth > 0), batch, steps)
 
 
 def main() -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 import warnings
 
 import numpy as np
@@ -16,7 +15,7 @@ import timm
 import torch
 
 from backbones import count_macs, count_params
-from tasks.bench.timing import interleaved_times
+from tasks.bench.timing import interleaved_times, training_images_per_second
 from tasks.detect.loss import DetectionLoss
 from tasks.detect.model import Detector
 
@@ -26,18 +25,9 @@ NECKS = ("pan", "ghostpan")
 
 def train_images_per_second(model: Detector, size: int, batch: int = 8, steps: int = 4) -> float:
     loss_fn = DetectionLoss(model.head)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     images = torch.randint(0, 255, (batch, 3, size, size), dtype=torch.uint8)
     targets = torch.tensor([[i, i % 80, 40.0, 40.0, 160.0, 200.0] for i in range(batch)])
-    model.train()
-    for step in range(steps + 1):
-        if step == 1:
-            start = time.perf_counter()
-        loss, _ = loss_fn(model(images), targets)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    return batch * steps / (time.perf_counter() - start)
+    return training_images_per_second(model, lambda: loss_fn(model(images), targets)[0], batch, steps)
 
 
 def main() -> None:

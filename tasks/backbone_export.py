@@ -1,7 +1,6 @@
 """`litebone export backbone`: a bare backbone as ONNX, one output per level, BatchNorm folded."""
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -10,6 +9,7 @@ import torch
 from backbones import get_backbone
 
 from .errors import UserError
+from .onnx_export import check_format, write_onnx
 
 
 def export_backbone(
@@ -25,20 +25,14 @@ def export_backbone(
 
     ``weights`` is an optional local weights file; ``dynamic`` makes the batch dimension dynamic.
     """
-    if fmt != "onnx":
-        raise UserError(f"export format {fmt!r} is not supported; use --format onnx")
+    check_format(fmt)
     if size < 32 or size % 32:
         raise UserError(f"export size {size} must be a positive multiple of 32, e.g. {max(32, size // 32 * 32)}")
     backbone = get_backbone(name, out_indices=tuple(out_indices), pretrained=weights or False).eval()
     model = backbone.fuse()
     path = Path(output) if output else Path(f"{name}_{size}.onnx")
-    path.parent.mkdir(parents=True, exist_ok=True)
     outputs = [f"level{index}" for index in model.out_indices]
-    axes = {label: {0: "batch"} for label in ["images", *outputs]} if dynamic else None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(model, (torch.zeros(1, model.in_chans, size, size),), str(path), input_names=["images"],
-                          output_names=outputs, opset_version=17, dynamo=False, dynamic_axes=axes)
+    write_onnx(model, torch.zeros(1, model.in_chans, size, size), path, ["images"], outputs, dynamic)
     levels = ", ".join(f"{label}: {c} ch at stride {s}" for label, c, s in zip(outputs, model.channels, model.strides))
     print(f"litebone: exported {path} ({name}, {size}x{size}, {model.folded_norms} BatchNorms folded; {levels})")
     return path

@@ -94,8 +94,8 @@ def check_options(options: BenchOptions) -> torch.device:
 
 
 def _prepare(backbone: Backbone, options: BenchOptions, device: torch.device, fused: bool) -> Backbone:
-    model = backbone.fuse(channels_last=options.channels_last) if fused else backbone
-    if options.channels_last and not model.channels_last:
+    model = backbone.fuse() if fused else backbone
+    if options.channels_last:
         model.to_channels_last()
     return model.to(device).eval()
 

@@ -14,6 +14,7 @@ from ..engine.trainer import new_run_dir
 from ..engine.weights import read_trained
 from ..errors import UserError
 from ..images import image_files
+from ..onnx_export import check_format, write_onnx
 from .colorize import colorize
 from .config import DepthConfig
 from .model import DepthModel, build_depth_model
@@ -86,15 +87,12 @@ def predict(weights: str, source: str, img_size: int | None = None, depth_format
 
 def export(weights: str, fmt: str = "onnx", img_size: int | None = None, dynamic: bool = False, output: str | None = None) -> Path:
     """Write an ONNX model (float RGB 0-255 in, depth out at input size) and return its path."""
-    if fmt != "onnx":
-        raise UserError(f"export format {fmt!r} is not supported; use --format onnx")
+    check_format(fmt)
     model, config, _ = load_depth_model(weights)
     height, width = (config.data.height, config.data.width) if not img_size else (img_size, img_size)
     if height % 32 or width % 32:
         raise UserError(f"export size {height}x{width} must be a multiple of 32")
     path = Path(output) if output else Path(weights).with_suffix(".onnx")
-    axes = {"images": {0: "batch"}, "depth": {0: "batch"}} if dynamic else None
-    torch.onnx.export(model, (torch.zeros(1, 3, height, width),), str(path), input_names=["images"], output_names=["depth"],
-                      opset_version=17, dynamo=False, dynamic_axes=axes)
+    write_onnx(model, torch.zeros(1, 3, height, width), path, ["images"], ["depth"], dynamic)
     print(f"litebone: exported {path} ({height}x{width})")
     return path

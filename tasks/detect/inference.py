@@ -17,6 +17,7 @@ from ..engine.weights import read_trained
 from ..errors import UserError
 from .config import DetectConfig
 from ..images import image_files
+from ..onnx_export import check_format, write_onnx
 from .data import DetectionDataset, collate, read_rgb
 from .draw import draw_detections
 from .evaluate import ap_table, per_class_ap
@@ -127,16 +128,13 @@ class ExportNMS(nn.Module):
 def export(weights: str, fmt: str = "onnx", nms: bool = False, img_size: int | None = None, conf: float = 0.25,
            iou: float = 0.7, max_det: int = 300, dynamic: bool = False, output: str | None = None) -> Path:
     """Write an ONNX model next to the weights (or at ``output``) and return its path."""
-    if fmt != "onnx":
-        raise UserError(f"export format {fmt!r} is not supported; use --format onnx")
+    check_format(fmt)
     model, config, names = load_detector(weights)
     size = img_size or config.data.img_size
     if size % 32:
         raise UserError(f"export size {size} must be a multiple of 32")
     wrapper = ExportNMS(model, conf, iou, max_det) if nms else ExportRaw(model)
     path = Path(output) if output else Path(weights).with_suffix(".nms.onnx" if nms else ".onnx")
-    axes = {"images": {0: "batch"}, "output": {0: "batch"}} if dynamic and not nms else None
-    torch.onnx.export(wrapper.eval(), (torch.zeros(1, 3, size, size),), str(path), input_names=["images"], output_names=["output"],
-                      opset_version=17, dynamo=False, dynamic_axes=axes)
+    write_onnx(wrapper.eval(), torch.zeros(1, 3, size, size), path, ["images"], ["output"], dynamic and not nms)
     print(f"litebone: exported {path} ({'with' if nms else 'without'} NMS, {size}x{size}, classes {names})")
     return path
