@@ -7,7 +7,9 @@ from . import beyond, efficientnet, ghostnet, mixnet, mobilenet_v1, mobilenet_v2
 from . import shufflenet_v1, shufflenet_v2, squeezenet, xception  # noqa: F401
 from ._base import Backbone, Level, align_to_strides
 from ._builder import (
+    WIDTH_MULT_RANGE,
     UnknownBackboneError,
+    WeightsUnavailableError,
     available_levels,
     backbone_info,
     build_classifier,
@@ -16,20 +18,25 @@ from ._builder import (
 )
 from ._registry import BackboneSpec, list_backbones, register_backbone
 from ._stats import count_macs, count_params
+from ._weights import describe_unreadable, read_safetensors
 
 __all__ = [
     "Backbone",
     "BackboneSpec",
     "Level",
     "UnknownBackboneError",
+    "WIDTH_MULT_RANGE",
+    "WeightsUnavailableError",
     "align_to_strides",
     "available_levels",
     "backbone_info",
     "build_classifier",
     "count_macs",
     "count_params",
+    "describe_unreadable",
     "get_backbone",
     "list_backbones",
+    "read_safetensors",
     "register_backbone",
     "resolve_spec",
 ]

@@ -108,9 +108,25 @@ class Backbone(nn.Module):
                 f"{self.name} expects NCHW input with {self.in_chans} channels, got shape {tuple(x.shape)}. "
                 f"Pass in_chans={x.shape[1] if x.ndim == 4 else '?'} to get_backbone, or convert the images."
             )
+        if not x.is_floating_point():
+            raise TypeError(f"{self.name} expects float images, got {x.dtype}; convert with images.float() and normalise them")
+        weight_dtype = next(self.parameters()).dtype
+        if x.dtype != weight_dtype and not torch.is_autocast_enabled(x.device.type):
+            raise TypeError(
+                f"{self.name} has {weight_dtype} weights but got {x.dtype} images; convert the images with .to({weight_dtype}), "
+                f"or the model with .to({x.dtype}), or run under torch.autocast"
+            )
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        return list(self.body(x))
+        try:
+            return list(self.body(x))
+        except RuntimeError as error:
+            if min(x.shape[-2:]) >= 32:
+                raise
+            raise ValueError(
+                f"{self.name} cannot process a {x.shape[-2]}x{x.shape[-1]} input ({str(error).splitlines()[0][:120]}); "
+                f"use images of at least 32x32"
+            ) from None
 
     def fuse(self, channels_last: bool = False) -> "Backbone":
         """An inference-only copy: re-parameterisable blocks merged and BatchNorm folded into its conv.

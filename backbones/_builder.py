@@ -1,9 +1,11 @@
 """The one builder every backbone goes through: name -> spec -> feature body -> ``Backbone``."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
 import timm
 import torch
 import torch.nn as nn
@@ -15,8 +17,39 @@ from ._stats import count_macs, count_params
 from ._weights import load_into
 
 
+WIDTH_MULT_RANGE = (0.1, 4.0)
+WIDTH_ARGS = ("width_mult", "channel_multiplier")
+
+
 class UnknownBackboneError(ValueError):
     """Raised for a name that is neither curated nor a timm model."""
+
+
+class WeightsUnavailableError(RuntimeError):
+    """Upstream pretrained weights could not be fetched (no internet, no cache); a local file is the fix."""
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def check_arguments(name: Any, out_indices: Any, in_chans: Any, kwargs: dict[str, Any]) -> tuple[int, ...]:
+    """Type and range checks of ``get_backbone``'s arguments, each error naming the fix; returns ``out_indices``."""
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"the backbone name must be a string such as 'mobilenetv3_large_100', got {name!r}")
+    if not isinstance(out_indices, (tuple, list)) or not all(_is_int(i) for i in out_indices):
+        hint = f" (one level is ({out_indices},))" if _is_int(out_indices) else ""
+        raise TypeError(f"out_indices must be a tuple of level indices such as (2, 3, 4){hint}, got {out_indices!r}")
+    if not _is_int(in_chans) or in_chans < 1:
+        raise ValueError(f"in_chans must be an integer >= 1 (3 for RGB, 1 for grey, 4 for RGB-D), got {in_chans!r}")
+    low, high = WIDTH_MULT_RANGE
+    for key in WIDTH_ARGS:
+        if key not in kwargs:
+            continue
+        value = kwargs[key]
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or not low <= value <= high:
+            raise ValueError(f"{key} must be a number from {low} to {high} (1.0 is the paper's network), got {value!r}")
+    return tuple(int(i) for i in out_indices)
 
 
 def resolve_spec(name: str) -> BackboneSpec:
@@ -83,11 +116,10 @@ def get_backbone(
     ``.safetensors``/``.pt``/``.pth`` path. Extra ``kwargs`` go to the family factory, e.g.
     ``width_mult`` for MobileNet, ShuffleNet and GhostNet.
     """
+    out_indices = check_arguments(name, out_indices, in_chans, kwargs)
     spec = resolve_spec(name)
     if not isinstance(pretrained, (bool, str, Path)):
         raise TypeError(f"pretrained must be False, True or a file path, got {type(pretrained).__name__}")
-    if in_chans < 1:
-        raise ValueError(f"in_chans must be >= 1, got {in_chans}")
     options = {**spec.defaults, **kwargs}
     levels = levels_from_feature_info(_feature_info(spec, in_chans, options))
     indices = validate_out_indices(name, out_indices, levels)
@@ -99,7 +131,7 @@ def get_backbone(
     except Exception as error:
         if not use_upstream:
             raise
-        raise RuntimeError(
+        raise WeightsUnavailableError(
             f"could not load upstream weights for {name} ({type(error).__name__}: {error}). Without internet, "
             f"download them elsewhere and pass pretrained='path/to/weights.safetensors'."
         ) from error

@@ -32,7 +32,6 @@ class BackboneSpec:
     wrap: str = "timm"
     flatten_sequential: bool = True
     taps: str = "the last block at each stride, as timm's features_only reports it"
-    width_arg: str | None = None
     classifier: Factory | None = None
     new_modules: tuple[str, ...] = ()
 
@@ -50,7 +49,6 @@ def register_backbone(
     wrap: str = "timm",
     flatten_sequential: bool = True,
     taps: str | None = None,
-    width_arg: str | None = None,
     classifier: Factory | None = None,
     new_modules: tuple[str, ...] = (),
 ) -> Callable[[Factory], Factory]:
@@ -71,7 +69,6 @@ def register_backbone(
             wrap=wrap,
             flatten_sequential=flatten_sequential,
             taps=taps or BackboneSpec.taps,
-            width_arg=width_arg,
             classifier=classifier,
             new_modules=new_modules,
         )

@@ -24,17 +24,15 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise FileNotFoundError(f"weights file {path} does not exist; pass pretrained=False, True, or an existing file")
     if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
+        return read_safetensors(path)[0]
     if path.suffix not in (".pt", ".pth", ".bin", ".ckpt"):
         raise ValueError(f"unsupported weights format {path.suffix!r}; use .safetensors, .pt or .pth")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # pickle.UnpicklingError and friends
+    except Exception as error:  # pickle.UnpicklingError, a torn zip, a text file: the unpickler raises many kinds
         raise ValueError(
             f"{path} is not a plain tensor checkpoint and was refused by the weights-only loader "
-            f"({type(error).__name__}). Re-save it as a state dict or convert it to .safetensors."
+            f"({describe_unreadable(path, error)}). Re-save it as a state dict or convert it to .safetensors."
         ) from None
     for key in _WRAPPER_KEYS:
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
@@ -43,6 +41,37 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise ValueError(f"{path} does not hold a state dict of tensors")
     return obj
+
+
+def describe_unreadable(path: str | Path, error: BaseException) -> str:
+    """Why a weights file could not be read, naming the usual causes: empty, a Git LFS pointer, text."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(512)
+    except OSError as os_error:
+        return str(os_error)
+    if not head:
+        return "the file is empty"
+    if head.startswith(b"version https://git-lfs"):
+        return "it is a Git LFS pointer, not the weights; fetch them with `git lfs pull`"
+    if b"\0" not in head and all(byte >= 9 for byte in head):
+        return "it is a text file, not weights"
+    first_line = (str(error).strip().splitlines() or [""])[0][:160]
+    return f"{type(error).__name__}: {first_line}"
+
+
+def read_safetensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """(tensors, metadata) of a safetensors file; ``ValueError`` naming the file when it cannot be read."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), "pt") as handle:
+            metadata = handle.metadata() or {}
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+    except Exception as error:  # safetensors raises its own SafetensorError, OSError or ValueError
+        raise ValueError(f"{path} is not a readable safetensors file ({describe_unreadable(path, error)})") from None
+    return tensors, metadata
 
 
 def _translate(key: str, targets: set[str]) -> str | None:

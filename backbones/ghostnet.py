@@ -52,6 +52,6 @@ def ghostnet_v2(pretrained: bool = False, **kwargs: Any) -> nn.Module:
 for _width in (0.5, 1.0, 1.3):
     register_backbone(
         f"ghostnet_{width_tag(_width)}", family="GhostNet", source="timm", paper=PAPER_V1,
-        defaults={"width_mult": _width}, wrap="list", taps=TAPS, width_arg="width_mult",
+        defaults={"width_mult": _width}, wrap="list", taps=TAPS,
     )(ghostnet)
 register_backbone("ghostnetv2_100", family="GhostNetV2", source="timm", paper=PAPER_V2, wrap="list", taps=TAPS)(ghostnet_v2)

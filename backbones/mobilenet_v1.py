@@ -21,5 +21,5 @@ def mobilenet_v1(width_mult: float = 1.0, pretrained: bool = False, **kwargs: An
 for _width in (0.25, 0.5, 0.75, 1.0):
     register_backbone(
         f"mobilenetv1_{width_tag(_width)}", family="MobileNetV1", source="timm", paper=PAPER,
-        defaults={"width_mult": _width}, width_arg="width_mult",
+        defaults={"width_mult": _width},
     )(mobilenet_v1)

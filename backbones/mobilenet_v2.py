@@ -23,5 +23,5 @@ def mobilenet_v2(width_mult: float = 1.0, pretrained: bool = False, **kwargs: An
 for _width in (0.5, 0.75, 1.0, 1.4):
     register_backbone(
         f"mobilenetv2_{width_tag(_width)}", family="MobileNetV2", source="timm", paper=PAPER,
-        defaults={"width_mult": _width}, width_arg="width_mult",
+        defaults={"width_mult": _width},
     )(mobilenet_v2)

@@ -24,6 +24,6 @@ for _size in ("large", "small"):
     for _width in (0.75, 1.0):
         register_backbone(
             f"mobilenetv3_{_size}_{width_tag(_width)}", family="MobileNetV3", source="timm", paper=PAPER,
-            defaults={"size": _size, "width_mult": _width}, width_arg="width_mult",
+            defaults={"size": _size, "width_mult": _width},
             taps="last block at each stride; stride 32 is the 1x1 expansion conv (960 / 576 ch) before pooling",
         )(mobilenet_v3)

@@ -121,5 +121,5 @@ for _groups in (1, 2, 3, 4, 8):
         register_backbone(
             f"shufflenet_v1_g{_groups}_x{str(_scale).replace('.', '_')}", family="ShuffleNetV1", source="native",
             paper=PAPER, defaults={"groups": _groups, "width_mult": _scale}, wrap="list", flatten_sequential=False,
-            taps="stem conv (/2), max-pool (/4), then the last unit of stage 2, 3 and 4", width_arg="width_mult",
+            taps="stem conv (/2), max-pool (/4), then the last unit of stage 2, 3 and 4",
         )(shufflenet_v1)

@@ -46,6 +46,6 @@ def shufflenet_v2(
 for _width in WIDTHS:
     register_backbone(
         f"shufflenet_v2_x{_tag(_width)}", family="ShuffleNetV2", source="torchvision", paper=PAPER,
-        defaults={"width_mult": _width}, wrap="list", flatten_sequential=False, width_arg="width_mult",
+        defaults={"width_mult": _width}, wrap="list", flatten_sequential=False,
         taps="conv1 (/2), maxpool (/4), stage2, stage3, then conv5 at /32 (conv5=False taps stage4)",
     )(shufflenet_v2)

@@ -35,16 +35,42 @@ def _int_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 1,8, got {text!r}") from None
 
 
+def _at_least(low: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+
+    return parse
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {value}")
+    return value
+
+
 def _backbones_bench(args: argparse.Namespace) -> None:
     from .bench import BenchOptions, console_table, run_bench, write_outputs
-    from .engine.trainer import new_run_dir
+    from .engine.runs import new_run_dir
+    from .files import check_folders
 
     options = BenchOptions(
         names=args.names, size=args.size, batches=args.batch, device=args.device, threads=args.threads,
         channels_last=args.channels_last, fused=args.fused, rounds=args.rounds, warmup=args.warmup,
     )
+    out_dir = check_folders(args.out) if args.out else new_run_dir("runs", "bench", "exp", exist_ok=False)
+    if out_dir.is_dir() and any(out_dir.glob("bench.*")):
+        raise UserError(f"{out_dir} already holds bench results; choose another --out, or omit it for a new runs/bench/expN")
     result = run_bench(options)
-    out_dir = Path(args.out) if args.out else new_run_dir("runs", "bench", "exp", exist_ok=False)
     paths = write_outputs(result, out_dir)
     print(console_table(result))
     if result.skipped:
@@ -68,8 +94,10 @@ def _train(args: argparse.Namespace) -> None:
     if args.resume:
         checkpoint = Path(args.resume)
         checkpoint = checkpoint / "weights" / "last.pt" if checkpoint.is_dir() else checkpoint
-        saved = load_checkpoint(checkpoint)["config"]
-        config = from_dict(module.CONFIG, merge(saved, parse_overrides(args.overrides)))
+        saved = load_checkpoint(checkpoint)
+        if saved.get("task") != args.task:
+            raise UserError(f"{checkpoint} is from a {saved.get('task')} run; resume it with litebone train {saved.get('task')} --resume {args.resume}")
+        config = from_dict(module.CONFIG, merge(saved["config"], parse_overrides(args.overrides)))
         Trainer(module.make_task(config), config, resume=checkpoint).fit()
     else:
         config = load_config(module.CONFIG, args.config, args.overrides)
@@ -96,18 +124,23 @@ def _export(args: argparse.Namespace) -> None:
         if not args.weights_or_name:
             raise UserError("name the backbone: litebone export backbone mobilenetv3_large_100 --size 320")
         export_backbone(args.weights_or_name, fmt=args.format, size=args.img_size or 320, dynamic=args.dynamic,
-                        output=args.output, weights=args.weights, out_indices=args.out_indices)
+                        output=args.output, weights=args.weights, out_indices=args.out_indices, overwrite=args.overwrite)
         return
     weights = args.weights or args.weights_or_name
     if not weights:
         raise UserError(f"give the weights: litebone export {args.task} --weights runs/{args.task}/exp/weights/best.pt")
-    options = {"fmt": args.format, "img_size": args.img_size, "dynamic": args.dynamic, "output": args.output}
+    options = {"fmt": args.format, "img_size": args.img_size, "dynamic": args.dynamic, "output": args.output, "overwrite": args.overwrite}
     if args.task == "detect":
         options.update(nms=args.nms, conf=args.conf, iou=args.iou)
     _task_module(args.task).export(weights, **options)
 
 
 def _synth(args: argparse.Namespace) -> None:
+    from .files import check_folders
+
+    out_dir = check_folders(args.out_dir)
+    if out_dir.is_dir() and any(out_dir.iterdir()):
+        raise UserError(f"{out_dir} is not empty; synth writes a new dataset, so give it a new or empty folder")
     if args.kind == "shapes":
         from .detect.synth import write_shapes as write
     else:
@@ -133,8 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("task", choices=TASKS)
     val.add_argument("--weights", required=True, help="best.pt, last.pt or best.safetensors")
     val.add_argument("--data", help="data.yaml (default: the one the model was trained on)")
-    val.add_argument("--img-size", type=int)
-    val.add_argument("--batch", type=int, default=16)
+    val.add_argument("--img-size", type=_at_least(32))
+    val.add_argument("--batch", type=_at_least(1), default=16)
     val.add_argument("--device", default="cpu")
     val.set_defaults(handler=_val)
 
@@ -142,11 +175,11 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("task", choices=TASKS)
     predict.add_argument("--weights", required=True)
     predict.add_argument("--source", required=True, help="an image file or a folder of images")
-    predict.add_argument("--img-size", type=int)
+    predict.add_argument("--img-size", type=_at_least(32))
     predict.add_argument("--device", default="cpu")
-    predict.add_argument("--conf", type=float, default=0.25, help="detect: confidence threshold")
-    predict.add_argument("--iou", type=float, default=0.7, help="detect: NMS IoU threshold")
-    predict.add_argument("--max-det", type=int, default=300, help="detect: detections per image")
+    predict.add_argument("--conf", type=_fraction, default=0.25, help="detect: confidence threshold")
+    predict.add_argument("--iou", type=_fraction, default=0.7, help="detect: NMS IoU threshold")
+    predict.add_argument("--max-det", type=_at_least(1), default=300, help="detect: detections per image")
     predict.add_argument("--save-txt", action="store_true", help="detect: YOLO txt labels instead of JSON")
     predict.add_argument("--depth-format", choices=["png16", "npy"], default="png16", help="depth: raw depth file format")
     predict.set_defaults(handler=_predict)
@@ -156,21 +189,22 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("weights_or_name", nargs="?", help="weights file (same as --weights); for backbone: its name")
     export.add_argument("--weights", help="for backbone: optional local weights file (.safetensors/.pt/.pth)")
     export.add_argument("--format", default="onnx")
-    export.add_argument("--img-size", "--size", dest="img_size", type=int)
+    export.add_argument("--img-size", "--size", dest="img_size", type=_at_least(32))
     export.add_argument("--nms", action="store_true", help="detect: include NMS (batch 1)")
-    export.add_argument("--conf", type=float, default=0.25, help="detect with --nms: confidence threshold")
-    export.add_argument("--iou", type=float, default=0.7, help="detect with --nms: IoU threshold")
+    export.add_argument("--conf", type=_fraction, default=0.25, help="detect with --nms: confidence threshold")
+    export.add_argument("--iou", type=_fraction, default=0.7, help="detect with --nms: IoU threshold")
     export.add_argument("--dynamic", action="store_true", help="dynamic batch size")
     export.add_argument("--out-indices", type=_int_list, default=[2, 3, 4], help="backbone: levels to output (default 2,3,4)")
     export.add_argument("--output", help="output path (default: next to the weights)")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing output file (never an input)")
     export.set_defaults(handler=_export)
 
     synth = commands.add_parser("synth", help="generate a synthetic dataset")
     synth.add_argument("kind", choices=["shapes", "scenes"], help="shapes: detection (YOLO format); scenes: depth")
     synth.add_argument("out_dir")
-    synth.add_argument("--train", type=int, default=1000)
-    synth.add_argument("--val", type=int, default=200)
-    synth.add_argument("--size", type=int, default=256)
+    synth.add_argument("--train", type=_at_least(1), default=1000)
+    synth.add_argument("--val", type=_at_least(1), default=200)
+    synth.add_argument("--size", type=_at_least(32), default=256)
     synth.add_argument("--seed", type=int, default=0)
     synth.set_defaults(handler=_synth)
 
@@ -181,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.set_defaults(handler=_backbones_list)
     info = backbone_commands.add_parser("info", help="family, source, params, MACs and levels of one backbone")
     info.add_argument("name", help="curated name or any timm model name")
-    info.add_argument("--size", type=int, default=224, help="input size for the MAC count (default 224)")
+    info.add_argument("--size", type=_at_least(32), default=224, help="input size for the MAC count (default 224)")
     info.set_defaults(handler=_backbones_info)
     bench = backbone_commands.add_parser("bench", help="latency, throughput, memory, params and MACs on this machine", description=(
         "Measure backbones side by side: warm-up, then interleaved rounds with the thread count set. Writes a table, "
@@ -209,9 +243,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         args.overrides = [*args.overrides, *extra]
     warnings.filterwarnings("ignore", category=UserWarning)
+    from backbones import WeightsUnavailableError
+
     try:
         args.handler(args)
-    except (UserError, ValueError, FileNotFoundError) as error:
+    except (UserError, ValueError, FileNotFoundError, WeightsUnavailableError) as error:
         print(f"litebone: error: {error}", file=sys.stderr)
         return 2
     except RuntimeError as error:

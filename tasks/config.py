@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from pathlib import Path
@@ -84,6 +85,22 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
     return value
 
 
+def ranged(default: Any, *, ge: float | None = None, gt: float | None = None, le: float | None = None, lt: float | None = None) -> Any:
+    """A dataclass field whose value ``from_dict`` checks against the bounds (``ge`` means >=, ``gt`` >, ...)."""
+    return dataclasses.field(default=default, metadata={"bounds": {"ge": ge, "gt": gt, "le": le, "lt": lt}})
+
+
+_BOUND_CHECKS = {"ge": (lambda v, b: v >= b, ">="), "gt": (lambda v, b: v > b, ">"), "le": (lambda v, b: v <= b, "<="), "lt": (lambda v, b: v < b, "<")}
+
+
+def _check_bounds(value: Any, bounds: dict[str, float | None], where: str) -> None:
+    if value is None or not bounds:
+        return
+    wanted = " and ".join(f"{_BOUND_CHECKS[k][1]} {b}" for k, b in bounds.items() if b is not None)
+    if not math.isfinite(value) or not all(_BOUND_CHECKS[k][0](value, b) for k, b in bounds.items() if b is not None):
+        raise UserError(f"{where} must be {wanted}, got {value!r}")
+
+
 def _type_name(annotation: Any) -> str:
     return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
 
@@ -95,7 +112,8 @@ def from_dict(cls: type[T], data: dict[str, Any], where: str = "", base: T | Non
     """
     base = cls() if base is None else base
     hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    names = list(fields)
     kwargs = {}
     for key, value in data.items():
         path = f"{where}.{key}" if where else key
@@ -105,6 +123,7 @@ def from_dict(cls: type[T], data: dict[str, Any], where: str = "", base: T | Non
             kwargs[key] = from_dict(hints[key], value, path, base=getattr(base, key))
         else:
             kwargs[key] = _coerce(value, hints[key], path)
+            _check_bounds(kwargs[key], fields[key].metadata.get("bounds", {}), path)
     return dataclasses.replace(base, **kwargs)
 
 
@@ -121,18 +140,37 @@ def to_dict(config: Any) -> dict[str, Any]:
     return plain(dataclasses.asdict(config))
 
 
-def read_recipe(path: str | Path) -> dict[str, Any]:
-    """Read a YAML recipe, resolving ``extends:`` (relative to the file) recursively."""
+def read_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:
+    """The mapping in YAML file ``path`` (``what`` names it in errors: 'config file', 'data file')."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"config file {path} does not exist; see configs/ for the recipes")
-    data = yaml.safe_load(path.read_text()) or {}
+        raise UserError(f"{what} {path} does not exist" + ("" if not path.exists() else " as a file (it is a folder)"))
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise UserError(f"{what} {path} is not UTF-8 text") from None
+    except yaml.YAMLError as error:
+        raise UserError(f"{what} {path} is not valid YAML: {' '.join(str(error).split())}") from None
+    if data is None:
+        return {}
     if not isinstance(data, dict):
-        raise UserError(f"{path} must hold a mapping of config keys")
+        raise UserError(f"{what} {path} must hold a mapping of keys (key: value lines), not a {type(data).__name__}")
+    return data
+
+
+def read_recipe(path: str | Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Read a YAML recipe, resolving ``extends:`` (relative to the file) recursively."""
+    path = Path(path)
+    if path.resolve() in seen:
+        chain = " -> ".join(str(p) for p in (*seen, path.resolve()))
+        raise UserError(f"config file {path} extends itself through a cycle ({chain}); remove one 'extends:'")
+    data = read_yaml_mapping(path, "config file")
     parent = data.pop("extends", None)
     if parent is None:
         return data
-    base = read_recipe((path.parent / parent) if not Path(parent).is_absolute() else Path(parent))
+    if not isinstance(parent, str) or not parent:
+        raise UserError(f"{path}: extends must be one file name, e.g. extends: detect.yaml, got {parent!r}")
+    base = read_recipe((path.parent / parent) if not Path(parent).is_absolute() else Path(parent), (*seen, path.resolve()))
     return merge(base, data)
 
 

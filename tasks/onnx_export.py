@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 
 from .errors import UserError
+from .files import atomic_open
 
 
 def check_format(fmt: str) -> None:
@@ -22,10 +23,9 @@ def check_format(fmt: str) -> None:
 
 def write_onnx(model: nn.Module, example: torch.Tensor, path: Path, inputs: Sequence[str], outputs: Sequence[str],
                dynamic: bool = False) -> None:
-    """Export ``model(example)`` to ``path``; ``dynamic`` makes dimension 0 of every input and output dynamic."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Export ``model(example)`` to ``path`` atomically; ``dynamic`` makes dimension 0 of every input and output dynamic."""
     axes = {name: {0: "batch"} for name in [*inputs, *outputs]} if dynamic else None
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), atomic_open(path, "wb") as handle:
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, (example,), str(path), input_names=list(inputs), output_names=list(outputs),
+        torch.onnx.export(model, (example,), handle, input_names=list(inputs), output_names=list(outputs),
                           opset_version=17, dynamo=False, dynamic_axes=axes)

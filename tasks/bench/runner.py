@@ -18,6 +18,7 @@ from backbones import (
     resolve_spec,
 )
 
+from ..engine.distributed import parse_device
 from ..errors import UserError
 from .environment import environment
 from .memory import peak_forward_bytes
@@ -81,16 +82,7 @@ def check_options(options: BenchOptions) -> torch.device:
         raise UserError(f"--threads must be at least 1, got {options.threads}")
     if options.rounds < 1 or options.warmup < 0:
         raise UserError(f"--rounds must be >= 1 and --warmup >= 0 (got {options.rounds} and {options.warmup})")
-    if options.device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise UserError(
-                f"--device {options.device} was asked for, but torch sees no CUDA GPU "
-                f"(torch {torch.__version__}, cuda {torch.version.cuda}); use --device cpu"
-            )
-        return torch.device(options.device)
-    if options.device != "cpu":
-        raise UserError(f"--device must be cpu or cuda, got {options.device!r}")
-    return torch.device("cpu")
+    return parse_device(options.device, "--device")
 
 
 def _prepare(backbone: Backbone, options: BenchOptions, device: torch.device, fused: bool) -> Backbone:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ..config import ranged
 from ..engine import RunConfig, TrainConfig
 
 
@@ -25,12 +26,12 @@ class DepthDataConfig:
     """``data: null`` trains on generated synthetic scenes (``synth_*`` control them)."""
 
     data: str | None = None
-    height: int = 128
-    width: int = 160
+    height: int = ranged(128, ge=32)
+    width: int = ranged(160, ge=32)
     synth_dir: str = "datasets/scenes"
-    synth_train: int = 1000
-    synth_val: int = 200
-    synth_size: int = 160
+    synth_train: int = ranged(1000, ge=1)
+    synth_val: int = ranged(200, ge=1)
+    synth_size: int = ranged(160, ge=32)
 
 
 @dataclass
@@ -41,11 +42,11 @@ class DepthLossConfig:
 
 @dataclass
 class DepthEvalConfig:
-    min_depth: float = 1e-3
-    max_depth: float | None = None
+    min_depth: float = ranged(1e-3, gt=0)
+    max_depth: float | None = ranged(None, gt=0)
     crop: Literal["none", "eigen", "garg"] = "none"
     median_scaling: bool = False
-    samples: int = 6
+    samples: int = ranged(6, ge=0)
 
 
 @dataclass

@@ -3,17 +3,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..config import from_dict
-from ..engine.trainer import new_run_dir
+from ..engine.distributed import parse_device
+from ..engine.runs import new_run_dir
 from ..engine.weights import read_trained
 from ..errors import UserError
-from ..images import image_files
+from ..files import atomic_open, atomic_write_text, check_output, make_dirs
+from ..images import ImageReadError, image_files, output_stems, read_image, write_image
 from ..onnx_export import check_format, write_onnx
 from .colorize import colorize
 from .config import DepthConfig
@@ -23,12 +24,13 @@ from .task import DepthTask
 
 def load_depth_model(weights: str | Path, device: str = "cpu") -> tuple[DepthModel, DepthConfig, dict]:
     """Rebuild the trained depth model (EMA weights when present), its config and metadata."""
+    target = parse_device(device, "--device")
     state, config_dict, meta = read_trained(weights, "depth")
     config = from_dict(DepthConfig, config_dict)
     config.model.pretrained = False
     model = build_depth_model(config.model, meta.get("max_depth", 10.0))
     model.load_state_dict(state)
-    return model.to(device).eval(), config, meta
+    return model.to(target).eval(), config, meta
 
 
 def _set_width(config: DepthConfig, width: int | None) -> None:
@@ -47,52 +49,61 @@ def validate(weights: str, data: str | None = None, img_size: int | None = None,
     _set_width(config, img_size)
     task = DepthTask(config, splits=("val",))
     loader = DataLoader(task.val_dataset(), batch_size=batch_size)
-    metrics = task.evaluate(model, loader, torch.device(device))
-    out = new_run_dir(project, "depth", name, False)
-    out.mkdir(parents=True)
+    metrics = task.evaluate(model, loader, next(model.parameters()).device)
+    out = make_dirs(new_run_dir(project, "depth", name, False))
     task.save_samples(out)
     text = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
-    (out / "metrics.txt").write_text(text + "\n")
+    atomic_write_text(out / "metrics.txt", text + "\n")
     print(f"{text}  -> {out}")
     return metrics
 
 
 def predict(weights: str, source: str, img_size: int | None = None, depth_format: str = "png16", device: str = "cpu",
             project: str = "runs", name: str = "predict") -> Path:
-    """Colourised PNGs plus 16-bit PNG (mm) or .npy (metres) depth per image, at the image's size."""
+    """Per image, ``color/X.png`` (colourised) and ``depth/X.png`` (16-bit mm) or ``depth/X.npy`` (metres), at its size."""
     if depth_format not in ("png16", "npy"):
         raise UserError(f"depth format {depth_format!r} is not supported; use png16 or npy")
     model, config, meta = load_depth_model(weights, device)
     _set_width(config, img_size)
     size = (config.data.height, config.data.width)
     out = new_run_dir(project, "depth", name, False)
-    out.mkdir(parents=True)
     if meta.get("mode") == "relative":
         print("litebone: this model predicts relative inverse depth; raw files hold that, not metres")
-    for path in tqdm(image_files(source), desc="predict", leave=False):
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            print(f"litebone: skipped unreadable image {path}")
+    files = image_files(source)
+    skipped = 0
+    for path, stem in zip(tqdm(files, desc="predict", leave=False), output_stems(files, source)):
+        try:
+            image = read_image(path)
+        except ImageReadError as error:
+            print(f"litebone: skipped {error}")
+            skipped += 1
             continue
-        depth = model.predict(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), size)
+        depth = model.predict(image, size)
         shown = 1.0 / np.maximum(depth, 1e-6) if meta.get("mode") == "relative" else depth
-        cv2.imwrite(str(out / f"{path.stem}_color.png"), cv2.cvtColor(colorize(shown), cv2.COLOR_RGB2BGR))
+        write_image(out / "color" / f"{stem}.png", colorize(shown))
         if depth_format == "npy":
-            np.save(out / f"{path.stem}.npy", depth.astype(np.float32))
+            with atomic_open(out / "depth" / f"{stem}.npy", "wb") as handle:
+                np.save(handle, depth.astype(np.float32))
         else:
-            cv2.imwrite(str(out / f"{path.stem}.png"), np.clip(np.round(depth * 1000), 0, 65535).astype(np.uint16))
+            write_image(out / "depth" / f"{stem}.png", np.clip(np.round(depth * 1000), 0, 65535).astype(np.uint16))
+    if skipped:
+        print(f"litebone: skipped {skipped} of {len(files)} images (named above)")
     print(f"litebone: predictions in {out}")
     return out
 
 
-def export(weights: str, fmt: str = "onnx", img_size: int | None = None, dynamic: bool = False, output: str | None = None) -> Path:
-    """Write an ONNX model (float RGB 0-255 in, depth out at input size) and return its path."""
+def export(weights: str, fmt: str = "onnx", img_size: int | None = None, dynamic: bool = False, output: str | None = None,
+           overwrite: bool = False) -> Path:
+    """Write an ONNX model (float RGB 0-255 in, depth out at input size) and return its path.
+
+    An existing file is replaced only with ``overwrite``; the weights themselves never are.
+    """
     check_format(fmt)
+    path = check_output(output or Path(weights).with_suffix(".onnx"), [weights], overwrite)
     model, config, _ = load_depth_model(weights)
     height, width = (config.data.height, config.data.width) if not img_size else (img_size, img_size)
     if height % 32 or width % 32:
         raise UserError(f"export size {height}x{width} must be a multiple of 32")
-    path = Path(output) if output else Path(weights).with_suffix(".onnx")
     write_onnx(model, torch.zeros(1, 3, height, width), path, ["images"], ["depth"], dynamic)
     print(f"litebone: exported {path} ({height}x{width})")
     return path

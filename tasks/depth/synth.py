@@ -14,6 +14,8 @@ import numpy as np
 import yaml
 from tqdm import tqdm
 
+from ..files import atomic_write_text
+
 DEPTH_SCALE = 1000.0
 MAX_DEPTH = 10.0
 
@@ -173,5 +175,5 @@ def write_scenes(out: str | Path, train: int = 1000, val: int = 200, size: int =
         cv2.imwrite(str(out / "images" / split / f"{index:06d}.jpg"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
         cv2.imwrite(str(out / "depth" / split / f"{index:06d}.png"), millimetres)
     data = {"path": str(out.resolve()), "train": "train", "val": "val", "depth_scale": DEPTH_SCALE, "max_depth": MAX_DEPTH}
-    (out / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    atomic_write_text(out / "data.yaml", yaml.safe_dump(data, sort_keys=False))
     return out / "data.yaml"

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..config import ranged
 from ..engine import RunConfig, TrainConfig
 
 
@@ -17,7 +18,7 @@ class DetectModelConfig:
     neck: str = "ghostpan"
     neck_kwargs: dict = field(default_factory=dict)
     head: str = "yolo"
-    reg_max: int = 16
+    reg_max: int = ranged(16, ge=1)
     depthwise_head: bool = True
 
 
@@ -26,31 +27,31 @@ class DetectDataConfig:
     """``data: null`` trains on generated synthetic shapes (``synth_*`` control them)."""
 
     data: str | None = None
-    img_size: int = 192
-    mosaic: float = 1.0
-    close_mosaic: int = 3
+    img_size: int = ranged(192, ge=32)
+    mosaic: float = ranged(1.0, ge=0, le=1)
+    close_mosaic: int = ranged(3, ge=0)
     synth_dir: str = "datasets/shapes"
-    synth_train: int = 1000
-    synth_val: int = 200
-    synth_size: int = 192
+    synth_train: int = ranged(1000, ge=1)
+    synth_val: int = ranged(200, ge=1)
+    synth_size: int = ranged(192, ge=32)
 
 
 @dataclass
 class DetectLossConfig:
-    box: float = 7.5
-    cls: float = 0.5
-    dfl: float = 1.5
-    topk: int = 10
+    box: float = ranged(7.5, ge=0)
+    cls: float = ranged(0.5, ge=0)
+    dfl: float = ranged(1.5, ge=0)
+    topk: int = ranged(10, ge=1)
     alpha: float = 0.5
     beta: float = 6.0
 
 
 @dataclass
 class DetectEvalConfig:
-    conf: float = 0.001
-    iou: float = 0.7
-    max_det: int = 300
-    samples: int = 8
+    conf: float = ranged(0.001, ge=0, le=1)
+    iou: float = ranged(0.7, gt=0, le=1)
+    max_det: int = ranged(300, ge=1)
+    samples: int = ranged(8, ge=0)
 
 
 @dataclass

@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
-import yaml
-from PIL import Image
 from torch.utils.data import Dataset
 
+from ..config import read_yaml_mapping
 from ..errors import UserError
-from ..images import IMAGE_SUFFIXES
+from ..files import atomic_write_text
+from ..images import IMAGE_SUFFIXES, ImageReadError, ScanReport, read_image
 from .letterbox import letterbox
 from .transforms import train_transform
 
@@ -40,19 +40,6 @@ class Record:
 
 
 @dataclass
-class ScanReport:
-    """What a split scan found; ``summary()`` is printed once per split."""
-
-    split: str
-    images: int = 0
-    problems: Counter = field(default_factory=Counter)
-
-    def summary(self) -> str:
-        found = ", ".join(f"{count} {what}" for what, count in sorted(self.problems.items())) or "no problems"
-        return f"{self.split}: {self.images} images; {found}"
-
-
-@dataclass
 class DataSpec:
     """A parsed data.yaml: class names and, per split, where its images and annotations are."""
 
@@ -61,28 +48,50 @@ class DataSpec:
     splits: dict[str, Any]
 
 
+def parse_names(names: Any, where: str) -> list[str]:
+    """Class names from a list, or from a mapping whose keys are the integers 0..N-1 (quoted or not)."""
+    hint = "write names as a list, e.g. names: [cat, dog], or a mapping, e.g. names: {0: cat, 1: dog}"
+    if isinstance(names, dict):
+        keys = {}
+        for key in names:
+            text = str(key).strip()
+            if isinstance(key, bool) or not text.isdigit():
+                raise UserError(f"{where}: names key {key!r} is not a class index; {hint}")
+            keys[int(text)] = names[key]
+        if sorted(keys) != list(range(len(keys))):
+            raise UserError(f"{where}: names keys {sorted(keys)} must be 0..{len(keys) - 1} without gaps; {hint}")
+        names = [keys[index] for index in range(len(keys))]
+    if not isinstance(names, (list, tuple)) or not names:
+        raise UserError(f"{where}: names is {names!r}; {hint}")
+    bad = [name for name in names if not isinstance(name, (str, int)) or isinstance(name, bool) or str(name).strip() == ""]
+    if bad:
+        raise UserError(f"{where}: class names must be non-empty text, got {bad[0]!r}; {hint}")
+    return [str(name) for name in names]
+
+
 def read_data_yaml(path: str | Path) -> DataSpec:
     """Parse a YOLO ``data.yaml`` (``path``, ``train``, ``val``, ``names``); COCO JSON splits are allowed."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise UserError(f"data file {path} does not exist; pass a YOLO data.yaml, or omit it to use synthetic shapes")
-    data = yaml.safe_load(path.read_text()) or {}
+    data = read_yaml_mapping(path, "data file")
     missing = [k for k in ("train", "val") if k not in data]
     if missing:
         raise UserError(f"{path} lacks {missing}; a data.yaml needs path, train, val and names")
-    root = Path(data.get("path") or path.parent)
+    for split in ("train", "val", "test"):
+        if split in data and not isinstance(data[split], str):
+            raise UserError(f"{path}: {split} must be one folder or JSON file relative to path, got {data[split]!r}")
+    root = Path(str(data.get("path") or path.parent))
     root = root if root.is_absolute() else (path.parent / root).resolve()
-    names = data.get("names")
-    if isinstance(names, dict):
-        names = [names[k] for k in sorted(names)]
     splits = {split: data[split] for split in ("train", "val", "test") if split in data}
+    names = data.get("names")
     if names is None:
         json_split = next((v for v in splits.values() if str(v).endswith(".json")), None)
         if json_split is None:
             raise UserError(f"{path} lacks names; list the class names, e.g. names: [cat, dog]")
-        names = [c["name"] for c in sorted(json.loads((root / json_split).read_text())["categories"], key=lambda c: c["id"])]
+        names = [c["name"] for c in sorted(_coco_categories(read_coco(root / json_split), root / json_split), key=lambda c: c["id"])]
     extra = {f"{s}_images": data[f"{s}_images"] for s in splits if f"{s}_images" in data}
-    return DataSpec(root, list(names), {**splits, **extra})
+    return DataSpec(root, parse_names(names, str(path)), {**splits, **extra})
 
 
 def _label_path(image: Path) -> Path:
@@ -94,86 +103,134 @@ def _label_path(image: Path) -> Path:
     return Path(*parts).with_suffix(".txt")
 
 
-def _parse_label_file(path: Path, num_classes: int, problems: Counter) -> np.ndarray:
+def _parse_label_file(path: Path, num_classes: int, report: ScanReport) -> np.ndarray:
     rows = []
-    for line in path.read_text().splitlines():
+    for line in path.read_text(encoding="utf-8").splitlines():
         fields = line.split()
         if not fields:
             continue
         if len(fields) != 5:
-            problems["label lines with a wrong column count (dropped)"] += 1
+            report.add("label lines with a wrong column count (dropped)", path)
             continue
         try:
             cls, cx, cy, w, h = (float(v) for v in fields)
         except ValueError:
-            problems["label lines that are not numbers (dropped)"] += 1
+            report.add("label lines that are not numbers (dropped)", path)
             continue
-        if cls != int(cls) or not 0 <= cls < num_classes:
-            problems["label lines with a class out of range (dropped)"] += 1
+        if not all(math.isfinite(v) for v in (cls, cx, cy, w, h)):
+            report.add("label lines that are not numbers (dropped)", path)
+        elif cls != int(cls) or not 0 <= cls < num_classes:
+            report.add("label lines with a class out of range (dropped)", path)
         elif not all(0 <= v <= 1 for v in (cx, cy, w, h)):
-            problems["label lines with coordinates outside [0, 1] (dropped)"] += 1
+            report.add("label lines with coordinates outside [0, 1] (dropped)", path)
         elif w <= 0 or h <= 0:
-            problems["label lines with zero size (dropped)"] += 1
+            report.add("label lines with zero size (dropped)", path)
         else:
             rows.append((cls, cx, cy, w, h))
     return np.array(rows, dtype=np.float32).reshape(-1, 5)
 
 
-def _image_size(path: Path) -> tuple[int, int] | None:
+def _image_size(path: Path, report: ScanReport) -> tuple[int, int] | None:
+    """(height, width) of the upright image as training will read it, or None (counted) when unusable."""
     try:
-        with Image.open(path) as image:
-            image.verify()
-        with Image.open(path) as image:
-            width, height = image.size
-        return height, width
-    except Exception:
+        image = read_image(path)
+    except ImageReadError as error:
+        report.add(f"{error.reason} (skipped)", path)
         return None
+    return image.shape[0], image.shape[1]
 
 
 def _yolo_records(image_dir: Path, num_classes: int, report: ScanReport) -> list[Record]:
-    images = sorted(p for p in image_dir.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    images = sorted(p for p in image_dir.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    claims = Counter(_label_path(image) for image in images)
     records = []
     for image in images:
-        size = _image_size(image)
-        if size is None:
-            report.problems["unreadable images (skipped)"] += 1
-            continue
         label_file = _label_path(image)
+        if claims[label_file] > 1:
+            report.add("images sharing one label file with another image of the same name (skipped)", image)
+            continue
+        size = _image_size(image, report)
+        if size is None:
+            continue
         if label_file.is_file():
-            labels = _parse_label_file(label_file, num_classes, report.problems)
+            try:
+                labels = _parse_label_file(label_file, num_classes, report)
+            except UnicodeDecodeError:
+                report.add("label files that are not UTF-8 text (image skipped)", label_file)
+                continue
         else:
-            report.problems["images without a label file (used as background)"] += 1
+            report.add("images without a label file (used as background)", image)
             labels = np.zeros((0, 5), np.float32)
         records.append(Record(str(image), size[0], size[1], labels))
     return records
 
 
+def read_coco(path: Path) -> dict[str, Any]:
+    """A COCO annotation file's top level, checked to hold ``images`` and ``categories`` lists."""
+    try:
+        coco = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UserError(f"COCO file {path} is not valid JSON ({error}); re-export it") from None
+    if not isinstance(coco, dict):
+        raise UserError(f"COCO file {path} must hold an object with images, annotations and categories")
+    for key in ("images", "categories"):
+        if not isinstance(coco.get(key), list):
+            raise UserError(f"COCO file {path} has no '{key}' list; a COCO detection file needs images, annotations and categories")
+    if not isinstance(coco.get("annotations", []), list):
+        raise UserError(f"COCO file {path}: 'annotations' must be a list")
+    return coco
+
+
+def _coco_categories(coco: dict[str, Any], path: Path) -> list[dict[str, Any]]:
+    for category in coco["categories"]:
+        if not isinstance(category, dict) or not isinstance(category.get("id"), int) or not isinstance(category.get("name"), str):
+            raise UserError(f"COCO file {path}: every category needs an integer 'id' and a 'name', got {category!r}")
+    return coco["categories"]
+
+
+def _coco_box(annotation: Any) -> tuple[float, float, float, float] | None:
+    box = annotation.get("bbox") if isinstance(annotation, dict) else None
+    if not isinstance(box, list) or len(box) != 4 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in box):
+        return None
+    return tuple(float(v) for v in box) if all(math.isfinite(v) for v in box) else None
+
+
 def _coco_records(json_path: Path, image_dir: Path, report: ScanReport) -> list[Record]:
-    coco = json.loads(json_path.read_text())
-    categories = sorted(c["id"] for c in coco["categories"])
-    class_of = {cat: i for i, cat in enumerate(categories)}
-    by_image: dict[int, list] = {}
+    coco = read_coco(json_path)
+    class_of = {cat["id"]: i for i, cat in enumerate(sorted(_coco_categories(coco, json_path), key=lambda c: c["id"]))}
+    images = [info for info in coco["images"] if isinstance(info, dict) and "id" in info and isinstance(info.get("file_name"), str)]
+    if len(images) < len(coco["images"]):
+        report.add("COCO images without an id or file_name (skipped)", json_path, len(coco["images"]) - len(images))
+    known = {info["id"] for info in images}
+    by_image: dict[Any, list] = {}
     for annotation in coco.get("annotations", []):
-        by_image.setdefault(annotation["image_id"], []).append(annotation)
+        image_id = annotation.get("image_id") if isinstance(annotation, dict) else None
+        if image_id not in known:
+            report.add("annotations whose image_id is not in images (dropped)", json_path)
+        else:
+            by_image.setdefault(image_id, []).append(annotation)
     records = []
-    for info in coco["images"]:
+    for info in images:
         path = image_dir / info["file_name"]
-        size = _image_size(path)
+        size = _image_size(path, report)
         if size is None:
-            report.problems["unreadable images (skipped)"] += 1
             continue
         height, width = size
         rows = []
         for annotation in by_image.get(info["id"], []):
             if annotation.get("iscrowd", 0):
                 continue
-            x, y, w, h = annotation["bbox"]
-            if annotation["category_id"] not in class_of:
-                report.problems["annotations with an unknown category (dropped)"] += 1
+            box = _coco_box(annotation)
+            if box is None:
+                report.add("annotations without a numeric [x, y, w, h] bbox (dropped)", json_path)
+                continue
+            x, y, w, h = box
+            if annotation.get("category_id") not in class_of:
+                report.add("annotations with an unknown category (dropped)", json_path)
             elif w <= 0 or h <= 0:
-                report.problems["label lines with zero size (dropped)"] += 1
+                report.add("label lines with zero size (dropped)", json_path)
             elif x < -1 or y < -1 or x + w > width + 1 or y + h > height + 1:
-                report.problems["label lines with coordinates outside [0, 1] (dropped)"] += 1
+                report.add("label lines with coordinates outside [0, 1] (dropped)", json_path)
             else:
                 x1, y1, x2, y2 = max(x, 0), max(y, 0), min(x + w, width), min(y + h, height)
                 rows.append((class_of[annotation["category_id"]], (x1 + x2) / 2 / width, (y1 + y2) / 2 / height, (x2 - x1) / width, (y2 - y1) / height))
@@ -189,6 +246,24 @@ def _fingerprint(paths: list[Path]) -> str:
     return digest.hexdigest()
 
 
+def _read_cache(cache_file: Path, fingerprint: str, num_classes: int, report: ScanReport) -> list[Record] | None:
+    """The cached scan when it matches; an unreadable cache is reported and rebuilt."""
+    if not cache_file.is_file():
+        return None
+    try:
+        cached = json.loads(cache_file.read_text(encoding="utf-8"))
+        if cached.get("fingerprint") != fingerprint or cached.get("num_classes") != num_classes:
+            return None
+        records = [Record(r["image"], r["height"], r["width"], np.array(r["labels"], np.float32).reshape(-1, 5)) for r in cached["records"]]
+        problems, examples = Counter(cached["problems"]), dict(cached.get("examples", {}))
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
+        print(f"litebone: warning: label cache {cache_file} is unreadable (a run was cut off while writing it?); rebuilding it")
+        return None
+    report.problems.update(problems)
+    report.examples.update(examples)
+    return records
+
+
 def load_split(spec: DataSpec, split: str, verbose: bool = True) -> tuple[list[Record], ScanReport]:
     """Scan (or read from cache) one split; raise ``UserError`` if nothing usable is left."""
     if split not in spec.splits:
@@ -198,41 +273,31 @@ def load_split(spec: DataSpec, split: str, verbose: bool = True) -> tuple[list[R
     image_dir = spec.root / str(spec.splits.get(f"{split}_images", f"images/{split}")) if is_coco else source
     if not source.exists():
         raise UserError(f"{split} split {source} does not exist; check 'path' and '{split}' in data.yaml")
+    if not is_coco and not source.is_dir():
+        raise UserError(f"{split} split {source} is a file; point '{split}' in data.yaml at a folder of images or a COCO .json")
     watched = [source]
     if not is_coco:
         watched += sorted(image_dir.rglob("*")) + sorted((spec.root / "labels").rglob("*.txt"))
     cache_file = (source.parent if is_coco else source).with_name(f"{source.stem if is_coco else source.name}.litebone.cache.json")
     fingerprint = _fingerprint([p for p in watched if p.is_file()])
     report = ScanReport(split)
-    records = None
-    if cache_file.is_file():
-        cached = json.loads(cache_file.read_text())
-        if cached.get("fingerprint") == fingerprint and cached.get("num_classes") == len(spec.names):
-            records = [Record(r["image"], r["height"], r["width"], np.array(r["labels"], np.float32).reshape(-1, 5)) for r in cached["records"]]
-            report.problems.update(cached["problems"])
+    records = _read_cache(cache_file, fingerprint, len(spec.names), report)
     if records is None:
         records = _coco_records(source, image_dir, report) if is_coco else _yolo_records(source, len(spec.names), report)
         payload = {
-            "fingerprint": fingerprint, "num_classes": len(spec.names), "problems": dict(report.problems),
+            "fingerprint": fingerprint, "num_classes": len(spec.names), "problems": dict(report.problems), "examples": report.examples,
             "records": [{"image": r.image, "height": r.height, "width": r.width, "labels": r.labels.tolist()} for r in records],
         }
         try:
-            cache_file.write_text(json.dumps(payload))
-        except OSError:
-            report.problems["label cache not writable (not cached)"] += 1
-    report.images = len(records)
+            atomic_write_text(cache_file, json.dumps(payload))
+        except (OSError, UserError):
+            report.add("label cache not writable (not cached)", cache_file)
+    report.count = len(records)
     if verbose:
         print(f"litebone: {report.summary()}")
     if not records:
         raise UserError(f"the {split} split at {source} has no usable images ({report.summary()}); check the paths in data.yaml")
     return records, report
-
-
-def read_rgb(path: str) -> np.ndarray:
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
-    if image is None:
-        raise UserError(f"cannot read image {path}")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 def yolo_to_xyxy(labels: np.ndarray, width: float, height: float) -> np.ndarray:
@@ -262,12 +327,12 @@ class DetectionDataset(Dataset):
     def _sample(self, index: int) -> dict[str, Any]:
         record = self.records[index]
         labels = record.labels
-        return {"image": read_rgb(record.image), "bboxes": labels[:, 1:5].clip(0, 1), "class_labels": labels[:, 0].astype(int).tolist()}
+        return {"image": read_image(record.image), "bboxes": labels[:, 1:5].clip(0, 1), "class_labels": labels[:, 0].astype(int).tolist()}
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         if not self.train:
             record = self.records[index]
-            image, info = letterbox(read_rgb(record.image), self.img_size)
+            image, info = letterbox(read_image(record.image), self.img_size)
             boxes = yolo_to_xyxy(record.labels, record.width, record.height)
             return {"image": _to_tensor(image), "info": info, "gt_boxes": boxes, "gt_classes": record.labels[:, 0].astype(int), "index": index}
         self.transform.set_random_seed(int(torch.randint(2**31 - 1, (1,))))

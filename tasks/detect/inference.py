@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 import torch.nn as nn
@@ -12,13 +11,15 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..config import from_dict
-from ..engine.trainer import new_run_dir
+from ..engine.distributed import parse_device
+from ..engine.runs import new_run_dir
 from ..engine.weights import read_trained
 from ..errors import UserError
-from .config import DetectConfig
-from ..images import image_files
+from ..files import atomic_write_text, check_output, make_dirs
+from ..images import ImageReadError, image_files, output_stems, read_image, write_image
 from ..onnx_export import check_format, write_onnx
-from .data import DetectionDataset, collate, read_rgb
+from .config import DetectConfig
+from .data import DetectionDataset, collate
 from .draw import draw_detections
 from .evaluate import ap_table, per_class_ap
 from .model import Detector, build_detector
@@ -27,6 +28,7 @@ from .task import DetectTask
 
 def load_detector(weights: str | Path, device: str = "cpu") -> tuple[Detector, DetectConfig, list[str]]:
     """Rebuild the trained detector (EMA weights when present), its config and class names."""
+    target = parse_device(device, "--device")
     state, config_dict, meta = read_trained(weights, "detect")
     config = from_dict(DetectConfig, config_dict)
     config.model.pretrained = False
@@ -35,7 +37,7 @@ def load_detector(weights: str | Path, device: str = "cpu") -> tuple[Detector, D
         raise UserError(f"{weights} has no class names; it was not written by litebone's detection trainer")
     model = build_detector(config.model, len(names))
     model.load_state_dict(state)
-    return model.to(device).eval(), config, names
+    return model.to(target).eval(), config, names
 
 
 def validate(weights: str, data: str | None = None, img_size: int | None = None, batch_size: int = 16,
@@ -50,9 +52,8 @@ def validate(weights: str, data: str | None = None, img_size: int | None = None,
     if task.names != names:
         raise UserError(f"the data's classes {task.names} differ from the model's {names}")
     loader = DataLoader(DetectionDataset(task.val_records, config.data.img_size, train=False), batch_size=batch_size, collate_fn=collate)
-    metrics = task.evaluate(model, loader, torch.device(device))
-    out = new_run_dir(project, "detect", name, False)
-    out.mkdir(parents=True)
+    metrics = task.evaluate(model, loader, next(model.parameters()).device)
+    out = make_dirs(new_run_dir(project, "detect", name, False))
     task.save_samples(out)
     ap, ap50 = per_class_ap(task.last_eval["precision"], len(names))
     instances = np.bincount(np.concatenate([c for c in task.last_eval["gt_classes"]] or [np.zeros(0, int)]).astype(int), minlength=len(names))
@@ -69,28 +70,29 @@ def predict(weights: str, source: str, img_size: int | None = None, conf: float 
     model, config, names = load_detector(weights, device)
     size = img_size or config.data.img_size
     out = new_run_dir(project, "detect", name, False)
-    (out / "labels").mkdir(parents=True)
+    files = image_files(source)
     skipped = 0
-    for path in tqdm(image_files(source), desc="predict", leave=False):
+    for path, stem in zip(tqdm(files, desc="predict", leave=False), output_stems(files, source)):
         try:
-            image = read_rgb(str(path))
-        except UserError:
+            image = read_image(path)
+        except ImageReadError as error:
+            print(f"litebone: skipped {error}")
             skipped += 1
             continue
         detections = model.predict([image], size, conf, iou, max_det)[0]
-        cv2.imwrite(str(out / f"{path.stem}.jpg"), cv2.cvtColor(draw_detections(image, detections, names), cv2.COLOR_RGB2BGR))
+        write_image(out / f"{stem}.jpg", draw_detections(image, detections, names))
         if save_txt:
             h, w = image.shape[:2]
             lines = [f"{int(c)} {(x1 + x2) / 2 / w:.6f} {(y1 + y2) / 2 / h:.6f} {(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f} {s:.4f}\n"
                      for x1, y1, x2, y2, s, c in detections]
-            (out / "labels" / f"{path.stem}.txt").write_text("".join(lines))
+            atomic_write_text(out / "labels" / f"{stem}.txt", "".join(lines))
         else:
             record = {"image": str(path), "width": image.shape[1], "height": image.shape[0], "detections": [
                 {"box": [round(float(v), 2) for v in d[:4]], "score": round(float(d[4]), 4), "class": int(d[5]), "name": names[int(d[5])]}
                 for d in detections]}
-            (out / "labels" / f"{path.stem}.json").write_text(json.dumps(record, indent=1))
+            atomic_write_text(out / "labels" / f"{stem}.json", json.dumps(record, indent=1))
     if skipped:
-        print(f"litebone: skipped {skipped} unreadable images")
+        print(f"litebone: skipped {skipped} of {len(files)} images (named above)")
     print(f"litebone: predictions in {out}")
     return out
 
@@ -126,15 +128,18 @@ class ExportNMS(nn.Module):
 
 
 def export(weights: str, fmt: str = "onnx", nms: bool = False, img_size: int | None = None, conf: float = 0.25,
-           iou: float = 0.7, max_det: int = 300, dynamic: bool = False, output: str | None = None) -> Path:
-    """Write an ONNX model next to the weights (or at ``output``) and return its path."""
+           iou: float = 0.7, max_det: int = 300, dynamic: bool = False, output: str | None = None, overwrite: bool = False) -> Path:
+    """Write an ONNX model next to the weights (or at ``output``) and return its path.
+
+    An existing file is replaced only with ``overwrite``; the weights themselves never are.
+    """
     check_format(fmt)
+    path = check_output(output or Path(weights).with_suffix(".nms.onnx" if nms else ".onnx"), [weights], overwrite)
     model, config, names = load_detector(weights)
     size = img_size or config.data.img_size
     if size % 32:
         raise UserError(f"export size {size} must be a multiple of 32")
     wrapper = ExportNMS(model, conf, iou, max_det) if nms else ExportRaw(model)
-    path = Path(output) if output else Path(weights).with_suffix(".nms.onnx" if nms else ".onnx")
     write_onnx(wrapper.eval(), torch.zeros(1, 3, size, size), path, ["images"], ["output"], dynamic and not nms)
     print(f"litebone: exported {path} ({'with' if nms else 'without'} NMS, {size}x{size}, classes {names})")
     return path

@@ -25,7 +25,7 @@ def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, LetterboxInfo]:
     """Resize the longest side to ``size`` and pad the rest evenly with grey."""
     height, width = image.shape[:2]
     ratio = size / max(height, width)
-    new_w, new_h = round(width * ratio), round(height * ratio)
+    new_w, new_h = max(1, round(width * ratio)), max(1, round(height * ratio))
     resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR) if (new_w, new_h) != (width, height) else image
     pad_x, pad_y = (size - new_w) / 2, (size - new_h) / 2
     left, top = int(round(pad_x - 0.1)), int(round(pad_y - 0.1))

@@ -12,6 +12,8 @@ import numpy as np
 import yaml
 from tqdm import tqdm
 
+from ..files import atomic_write_text
+
 CLASSES = ("circle", "rectangle", "triangle", "cross")
 
 
@@ -96,5 +98,5 @@ def write_shapes(out: str | Path, train: int = 1000, val: int = 200, size: int =
         cv2.imwrite(str(out / "images" / split / f"{stem}.jpg"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
         (out / "labels" / split / f"{stem}.txt").write_text("".join(f"{int(c)} {x:.6f} {y:.6f} {w:.6f} {h:.6f}\n" for c, x, y, w, h in labels))
     data = {"path": str(out.resolve()), "train": "images/train", "val": "images/val", "names": list(CLASSES)}
-    (out / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    atomic_write_text(out / "data.yaml", yaml.safe_dump(data, sort_keys=False))
     return out / "data.yaml"

@@ -9,6 +9,7 @@ import torch
 
 from ..engine import Task
 from ..engine.task import data_or_synthetic
+from ..images import read_image
 from .config import DetectConfig
 from .data import DetectionDataset, collate, load_split, read_data_yaml
 from .draw import draw_detections, image_grid
@@ -92,7 +93,7 @@ class DetectTask(Task):
         count = min(self.config.eval.samples, len(self.val_records))
         tiles = []
         for record, dets in zip(self.val_records[:count], ev["detections"][:count]):
-            image = cv2.cvtColor(cv2.imread(record.image), cv2.COLOR_BGR2RGB)
+            image = read_image(record.image)
             tiles.append(draw_detections(image, dets[dets[:, 4] > 0.25], self.names))
         if tiles:
             cv2.imwrite(str(out_dir / "val_predictions.jpg"), cv2.cvtColor(image_grid(tiles), cv2.COLOR_RGB2BGR))

@@ -1,7 +1,6 @@
 """Checkpoints: atomic writes, weights-only reads, safetensors export."""
 from __future__ import annotations
 
-import os
 import pickle
 from pathlib import Path
 from typing import Any
@@ -9,19 +8,16 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from backbones import describe_unreadable
+
 from ..errors import UserError
+from ..files import atomic_open
 
 
 def atomic_save(obj: Any, path: str | Path) -> None:
     """Write ``obj`` with ``torch.save`` to a temporary file, fsync it, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    with open(temporary, "wb") as handle:
+    with atomic_open(path, "wb") as handle:
         torch.save(obj, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -36,8 +32,8 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             f"{path} holds objects the weights-only loader refuses ({str(error).splitlines()[0][:160]}). "
             f"litebone loads only plain tensors and containers; do not load checkpoints you do not trust."
         ) from None
-    except (RuntimeError, EOFError) as error:
-        raise UserError(f"{path} is not a readable checkpoint ({error}); it may be truncated") from None
+    except Exception as error:  # a torn zip, a text file, a Git LFS pointer: the unpickler raises many kinds
+        raise UserError(f"{path} is not a readable checkpoint ({describe_unreadable(path, error)}); it may be truncated") from None
     if not isinstance(checkpoint, dict) or "model" not in checkpoint:
         raise UserError(f"{path} is not a litebone checkpoint (no 'model' entry)")
     return checkpoint

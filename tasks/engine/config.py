@@ -4,31 +4,33 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from ..config import ranged
+
 
 @dataclass
 class TrainConfig:
     """Optimisation, numerics, and run control."""
 
-    epochs: int = 30
-    batch_size: int = 16
+    epochs: int = ranged(30, ge=1)
+    batch_size: int = ranged(16, ge=1)
     optimizer: Literal["adamw", "sgd"] = "adamw"
-    lr: float = 2e-3
-    weight_decay: float = 0.05
-    momentum: float = 0.9
+    lr: float = ranged(2e-3, gt=0)
+    weight_decay: float = ranged(0.05, ge=0)
+    momentum: float = ranged(0.9, ge=0, lt=1)
     scheduler: Literal["cosine", "none"] = "cosine"
-    warmup_epochs: float = 1.0
-    min_lr_ratio: float = 0.01
+    warmup_epochs: float = ranged(1.0, ge=0)
+    min_lr_ratio: float = ranged(0.01, ge=0, le=1)
     amp: Literal["auto", "bf16", "fp16", "off"] = "auto"
     ema: bool = True
-    ema_decay: float = 0.998
-    grad_clip: float = 10.0
-    accumulate: int = 1
+    ema_decay: float = ranged(0.998, gt=0, lt=1)
+    grad_clip: float = ranged(10.0, ge=0)
+    accumulate: int = ranged(1, ge=1)
     seed: int = 0
     deterministic: bool = False
-    patience: int = 0
+    patience: int = ranged(0, ge=0)
     device: str = "auto"
-    workers: int = 2
-    checkpoint_every: int = 1
+    workers: int = ranged(2, ge=0)
+    checkpoint_every: int = ranged(1, ge=1)
 
 
 @dataclass

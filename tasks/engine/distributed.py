@@ -24,20 +24,40 @@ def is_main() -> bool:
     return rank() == 0
 
 
+def parse_device(name: str, option: str = "train.device") -> torch.device:
+    """``auto``, ``cpu``, ``cuda`` or ``cuda:N`` as a device; anything else, or a GPU that is not there, is a
+    ``UserError`` naming ``option`` (the config key or flag the user set)."""
+    from ..errors import UserError
+
+    joiner = " " if option.startswith("-") else "="
+    text = str(name).strip().lower()
+    if text == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(text)
+    except RuntimeError:
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise UserError(f"{option}{joiner}{name} is not a device litebone runs on; use auto, cpu, cuda or cuda:N")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UserError(f"{option}{joiner}{name} was asked for, but no CUDA GPU is visible (torch {torch.__version__}); "
+                            f"use {option}{joiner}cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise UserError(f"{option}{joiner}{name}: there are only {torch.cuda.device_count()} CUDA GPUs (cuda:0..cuda:{torch.cuda.device_count() - 1})")
+    return device
+
+
 def setup(device_name: str) -> torch.device:
     """Join the torchrun process group if launched by torchrun; return this process's device."""
-    wants_cuda = device_name.startswith("cuda") or (device_name == "auto" and torch.cuda.is_available())
-    if device_name.startswith("cuda") and not torch.cuda.is_available():
-        from ..errors import UserError
-
-        raise UserError("train.device=cuda was asked for, but no CUDA GPU is visible; use train.device=cpu")
+    device = parse_device(device_name)
     if "RANK" in os.environ and "WORLD_SIZE" in os.environ and not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if wants_cuda else "gloo")
-    if wants_cuda:
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    if device.type == "cuda":
         local_rank = int(os.environ.get("LOCAL_RANK", "0"))
         torch.cuda.set_device(local_rank)
         return torch.device("cuda", local_rank)
-    return torch.device("cpu")
+    return device
 
 
 def barrier() -> None:

@@ -10,6 +10,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from ..files import atomic_open  # noqa: E402
+
 
 def read_rows(path: Path) -> list[dict[str, float]]:
     if not path.is_file():
@@ -21,13 +23,11 @@ def read_rows(path: Path) -> list[dict[str, float]]:
 def write_rows(path: Path, rows: list[dict[str, float]]) -> None:
     """Rewrite the CSV with the union of columns, ``epoch`` first."""
     columns = ["epoch"] + sorted({k for row in rows for k in row} - {"epoch"})
-    temporary = path.with_suffix(".tmp")
-    with open(temporary, "w", newline="") as handle:
+    with atomic_open(path, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         for row in rows:
             writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-    temporary.replace(path)
 
 
 def plot_rows(rows: list[dict[str, float]], path: Path) -> None:

@@ -24,8 +24,10 @@ from tqdm import tqdm
 from ..config import to_dict
 from ..errors import UserError
 from . import distributed as dist
+from ..files import atomic_write_text, make_dirs
 from .checkpoint import atomic_save, export_safetensors, load_checkpoint
 from .results import plot_rows, read_rows, write_rows
+from .runs import new_run_dir, run_dir_of
 from .task import Task
 
 
@@ -37,17 +39,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def new_run_dir(project: str, task: str, name: str, exist_ok: bool) -> Path:
-    """``<project>/<task>/<name>``, numbered (name2, name3, ...) when it exists and ``exist_ok`` is off."""
-    base = Path(project) / task
-    candidate = base / name
-    number = 2
-    while candidate.exists() and not exist_ok:
-        candidate = base / f"{name}{number}"
-        number += 1
-    return candidate
 
 
 def amp_dtype(setting: str, device: torch.device) -> torch.dtype | None:
@@ -92,10 +83,12 @@ class Trainer:
         self.resume_from = Path(resume) if resume else None
         if self.resume_from is not None and self.resume_from.is_dir():
             self.resume_from = self.resume_from / "weights" / "last.pt"
-        if self.resume_from is not None:
-            self.run_dir = self.resume_from.parent.parent
-        else:
+        self.run_dir = run_dir_of(self.resume_from, to_dict(config)) if self.resume_from is not None else None
+        if self.run_dir is None:
             self.run_dir = new_run_dir(config.run.project, task.name, config.run.name, config.run.exist_ok)
+            if self.resume_from is not None and dist.is_main():
+                print(f"litebone: {self.resume_from} is not in the run dir that wrote it (RUN/weights/last.pt beside that run's "
+                      f"config.yaml); continuing its training in a new run dir {self.run_dir}")
         self.weights_dir = self.run_dir / "weights"
         self.stop_requested = False
 
@@ -251,8 +244,8 @@ class Trainer:
         cfg = self.train_cfg
         results_csv = self.run_dir / "results.csv"
         if dist.is_main():
-            self.weights_dir.mkdir(parents=True, exist_ok=True)
-            (self.run_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(self.config), sort_keys=False))
+            make_dirs(self.weights_dir)
+            atomic_write_text(self.run_dir / "config.yaml", yaml.safe_dump(to_dict(self.config), sort_keys=False))
         rows = [r for r in read_rows(results_csv) if r["epoch"] <= self.start_epoch]
         elapsed_before = rows[-1].get("time", 0.0) if rows else 0.0
         started = time.perf_counter()
@@ -275,15 +268,15 @@ class Trainer:
                     improved = self._improved(value)
                     if improved:
                         self.best, self.best_epoch = value, epoch
-                    rows.append(row)
-                    completed = epoch
-                    write_rows(results_csv, rows)
-                    plot_rows(rows, self.run_dir / "results.png")
                     if (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == cfg.epochs or improved:
                         checkpoint = self._checkpoint(epoch)
                         atomic_save(checkpoint, self.weights_dir / "last.pt")
                         if improved:
                             atomic_save(checkpoint, self.weights_dir / "best.pt")
+                    rows.append(row)
+                    completed = epoch
+                    write_rows(results_csv, rows)
+                    plot_rows(rows, self.run_dir / "results.png")
                     self.task.save_samples(self.run_dir)
                     print(
                         f"epoch {epoch + 1}/{cfg.epochs}  "
@@ -297,8 +290,10 @@ class Trainer:
                     break
         except KeyboardInterrupt:
             if dist.is_main():
-                atomic_save(self._checkpoint(completed), self.weights_dir / "last.pt")
-                print(f"\ninterrupted: saved {self.weights_dir / 'last.pt'}; continue with --resume {self.run_dir}")
+                saved = load_checkpoint(self.weights_dir / "last.pt")["epoch"] + 1 if (self.weights_dir / "last.pt").is_file() else 0
+                kept = f"{self.weights_dir / 'last.pt'} holds epoch {saved}" if saved else "no epoch was saved yet"
+                print(f"\ninterrupted in epoch {completed + 2}: that partial epoch is discarded and {kept}; "
+                      f"continue with --resume {self.run_dir}")
             raise
         finally:
             dist.cleanup()

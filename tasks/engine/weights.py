@@ -5,6 +5,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from backbones import read_safetensors
+
 from ..errors import UserError
 from .checkpoint import load_checkpoint
 
@@ -18,14 +20,13 @@ def read_trained(path: str | Path, task: str) -> tuple[dict[str, Any], dict[str,
     if not path.is_file():
         raise UserError(f"weights file {path} does not exist; train first (litebone train {task}) or check the path")
     if path.suffix == ".safetensors":
-        from safetensors import safe_open
-        from safetensors.torch import load_file
-
-        with safe_open(str(path), "pt") as handle:
-            metadata = handle.metadata() or {}
+        try:
+            tensors, metadata = read_safetensors(path)
+        except ValueError as error:
+            raise UserError(str(error)) from None
         if metadata.get("task") != task:
             raise UserError(f"{path} holds {metadata.get('task') or 'unknown'} weights, not {task}")
-        return load_file(str(path)), json.loads(metadata["config"]), json.loads(metadata.get("meta", "{}"))
+        return tensors, json.loads(metadata["config"]), json.loads(metadata.get("meta", "{}"))
     checkpoint = load_checkpoint(path)
     if checkpoint.get("task") != task:
         raise UserError(f"{path} is a {checkpoint.get('task')} checkpoint, not {task}")

@@ -100,16 +100,72 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def test_ctrl_c_saves_last_and_exits_cleanly(tmp_path):
-    process = subprocess.Popen([sys.executable, TOY, str(tmp_path), "train.epochs=50", "--sleep", "0.03"], env=ENV,
+def test_ctrl_c_mid_epoch_then_resume_is_bit_exact(tmp_path):
+    straight = tmp_path / "straight"
+    assert _run(straight, "train.epochs=4").returncode == 0
+    stopped = tmp_path / "stopped"
+    process = subprocess.Popen([sys.executable, TOY, str(stopped), "train.epochs=4", "--sleep", "0.03"], env=ENV,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
-    _wait_for_epochs(tmp_path / "toy/exp/results.csv", 1, process)
+    _wait_for_epochs(stopped / "toy/exp/results.csv", 1, process)
+    time.sleep(0.1)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
-    assert "interrupted: saved" in out
     assert "Traceback" not in err
-    assert load_checkpoint(tmp_path / "toy/exp/weights/last.pt")["epoch"] >= 0
+    kept = load_checkpoint(stopped / "toy/exp/weights/last.pt")
+    assert f"partial epoch is discarded and {stopped / 'toy/exp/weights/last.pt'} holds epoch {kept['epoch'] + 1}" in out
+    assert kept["epoch"] < 3, "the interrupt must land before the end"
+    assert kept["step"] == 8 * (kept["epoch"] + 1), "last.pt holds an epoch-end state, not the partial epoch"
+    resumed = _run(stopped, "train.epochs=4", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    a = load_checkpoint(straight / "toy/exp/weights/last.pt")
+    b = load_checkpoint(stopped / "toy/exp/weights/last.pt")
+    assert a["step"] == b["step"] == 32
+    assert _states_equal(a["model"], b["model"]) and _states_equal(a["ema"], b["ema"])
+
+
+def test_resume_from_a_copied_checkpoint_starts_a_new_run_dir_and_keeps_the_users_files(tmp_path, capsys):
+    config = load_config(ToyConfig, None, [f"run.project={tmp_path / 'runs'}", "train.epochs=2"])
+    Trainer(ToyTask(), config).fit()
+    elsewhere = tmp_path / "mine" / "ckpt"
+    elsewhere.mkdir(parents=True)
+    copied = elsewhere / "last.pt"
+    copied.write_bytes((tmp_path / "runs/toy/exp/weights/last.pt").read_bytes())
+    users = {"config.yaml": "my: settings\n", "results.csv": "my,numbers\n"}
+    for name, text in users.items():
+        (tmp_path / "mine" / name).write_text(text)
+    config = load_config(ToyConfig, None, [f"run.project={tmp_path / 'runs'}", "train.epochs=3"])
+    trainer = Trainer(ToyTask(), config, resume=copied)
+    trainer.fit()
+    assert trainer.run_dir == tmp_path / "runs/toy/exp2"
+    assert "continuing its training in a new run dir" in capsys.readouterr().out
+    assert load_checkpoint(trainer.run_dir / "weights/last.pt")["epoch"] == 2
+    for name, text in users.items():
+        assert (tmp_path / "mine" / name).read_text() == text
+
+
+def test_resume_inside_its_own_run_dir_continues_there(tmp_path):
+    config = load_config(ToyConfig, None, [f"run.project={tmp_path}", "train.epochs=2"])
+    Trainer(ToyTask(), config).fit()
+    trainer = Trainer(ToyTask(), config, resume=tmp_path / "toy/exp")
+    assert trainer.run_dir == tmp_path / "toy/exp"
+
+
+@pytest.mark.parametrize("in_the_way, overrides", [
+    ("toy", []),
+    ("toy/exp", ["run.exist_ok=true"]),
+    ("toy/exp/weights", ["run.exist_ok=true"]),
+    ("", []),
+])
+def test_a_file_where_a_run_folder_belongs_is_a_clear_error(tmp_path, in_the_way, overrides):
+    project = tmp_path / "project"
+    target = project / in_the_way if in_the_way else project
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text("a user's file")
+    config = load_config(ToyConfig, None, [f"run.project={project}", "train.epochs=1", *overrides])
+    with pytest.raises(UserError, match=f"{target} is a file, but litebone needs a folder there"):
+        Trainer(ToyTask(), config).fit()
+    assert target.read_text() == "a user's file"
 
 
 def test_untrusted_pickle_is_refused(tmp_path):
