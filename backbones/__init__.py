@@ -18,7 +18,7 @@ from ._builder import (
 )
 from ._registry import BackboneSpec, list_backbones, register_backbone
 from ._stats import count_macs, count_params
-from ._weights import describe_unreadable, read_safetensors
+from ._weights import content_problem, describe_unreadable, read_safetensors
 
 __all__ = [
     "Backbone",
@@ -31,6 +31,7 @@ __all__ = [
     "available_levels",
     "backbone_info",
     "build_classifier",
+    "content_problem",
     "count_macs",
     "count_params",
     "describe_unreadable",

@@ -43,22 +43,26 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     return obj
 
 
-def describe_unreadable(path: str | Path, error: BaseException) -> str:
-    """Why a weights file could not be read, naming the usual causes: empty, a Git LFS pointer, text."""
-    path = Path(path)
+def content_problem(path: str | Path) -> str | None:
+    """What is plainly wrong with a weights file's content (empty, a Git LFS pointer, text), or None."""
     try:
         with open(path, "rb") as handle:
             head = handle.read(512)
-    except OSError as os_error:
-        return str(os_error)
+    except OSError as error:
+        return str(error)
     if not head:
         return "the file is empty"
     if head.startswith(b"version https://git-lfs"):
         return "it is a Git LFS pointer, not the weights; fetch them with `git lfs pull`"
     if b"\0" not in head and all(byte >= 9 for byte in head):
         return "it is a text file, not weights"
+    return None
+
+
+def describe_unreadable(path: str | Path, error: BaseException) -> str:
+    """Why a weights file could not be read: its content problem, else the reader's error in one line."""
     first_line = (str(error).strip().splitlines() or [""])[0][:160]
-    return f"{type(error).__name__}: {first_line}"
+    return content_problem(path) or f"{type(error).__name__}: {first_line}"
 
 
 def read_safetensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:

@@ -46,7 +46,7 @@ def read_image(path: str | Path) -> np.ndarray:
     except UnidentifiedImageError:
         raise ImageReadError(path, "unreadable images", "not an image file") from None
     except OSError as error:
-        reason = "truncated images" if "truncated" in str(error) else "unreadable images"
+        reason = "truncated images" if "truncated" in str(error).lower() else "unreadable images"
         raise ImageReadError(path, reason, str(error)) from None
     except (ValueError, SyntaxError, Image.DecompressionBombError) as error:
         raise ImageReadError(path, "unreadable images", str(error)) from None

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from backbones import describe_unreadable
+from backbones import content_problem, describe_unreadable
 
 from ..errors import UserError
 from ..files import atomic_open
@@ -27,13 +27,14 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise UserError(f"checkpoint {path} does not exist")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        raise UserError(
-            f"{path} holds objects the weights-only loader refuses ({str(error).splitlines()[0][:160]}). "
-            f"litebone loads only plain tensors and containers; do not load checkpoints you do not trust."
-        ) from None
-    except Exception as error:  # a torn zip, a text file, a Git LFS pointer: the unpickler raises many kinds
-        raise UserError(f"{path} is not a readable checkpoint ({describe_unreadable(path, error)}); it may be truncated") from None
+    except Exception as error:  # a torn zip, a text file, a Git LFS pointer, a refused pickle: many kinds
+        problem = content_problem(path)
+        if problem is None and isinstance(error, pickle.UnpicklingError):
+            raise UserError(
+                f"{path} holds objects the weights-only loader refuses ({str(error).splitlines()[0][:160]}). "
+                f"litebone loads only plain tensors and containers; do not load checkpoints you do not trust."
+            ) from None
+        raise UserError(f"{path} is not a readable checkpoint ({problem or describe_unreadable(path, error)}); it may be truncated") from None
     if not isinstance(checkpoint, dict) or "model" not in checkpoint:
         raise UserError(f"{path} is not a litebone checkpoint (no 'model' entry)")
     return checkpoint

@@ -83,3 +83,69 @@ def test_every_shipped_recipe_loads(recipe):
     path = Path(__file__).resolve().parents[2] / "configs" / recipe
     config = load_config(DepthConfig if recipe.startswith("depth") else DetectConfig, path)
     assert config.train.epochs > 0 and config.model.backbone
+
+
+def test_an_extends_cycle_is_a_clear_error(tmp_path):
+    (tmp_path / "a.yaml").write_text("extends: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("extends: a.yaml\n")
+    with pytest.raises(UserError, match="extends itself through a cycle"):
+        load_config(Recipe, tmp_path / "a.yaml")
+    (tmp_path / "self.yaml").write_text("extends: self.yaml\n")
+    with pytest.raises(UserError, match="cycle"):
+        load_config(Recipe, tmp_path / "self.yaml")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("train:\n  epochs: [5\n", "is not valid YAML"),
+    ("- train\n", "must hold a mapping of keys"),
+    ("extends: [base.yaml]\n", "extends must be one file name"),
+])
+def test_malformed_recipes_name_the_file(tmp_path, text, message):
+    (tmp_path / "r.yaml").write_text(text)
+    with pytest.raises(UserError, match=f"{tmp_path / 'r.yaml'}.*{message}|{message}"):
+        load_config(Recipe, tmp_path / "r.yaml")
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.epochs=0", "train.epochs must be >= 1, got 0"),
+    ("train.epochs=-1", "train.epochs must be >= 1, got -1"),
+    ("train.accumulate=0", "train.accumulate must be >= 1"),
+    ("train.batch_size=0", "train.batch_size must be >= 1"),
+    ("train.lr=0", "train.lr must be > 0"),
+    ("train.lr=nan", "train.lr must be > 0"),
+    ("train.ema_decay=1.5", "train.ema_decay must be > 0 and < 1"),
+    ("train.workers=-2", "train.workers must be >= 0"),
+])
+def test_out_of_range_values_name_the_key(override, message):
+    with pytest.raises(UserError, match=message):
+        load_config(Recipe, None, [override])
+
+
+@pytest.mark.parametrize("override, message", [
+    ("data.img_size=0", "data.img_size must be >= 32, got 0"),
+    ("data.img_size=-64", "data.img_size must be >= 32, got -64"),
+    ("data.mosaic=2", "data.mosaic must be >= 0 and <= 1"),
+    ("eval.iou=0", "eval.iou must be > 0 and <= 1"),
+])
+def test_task_values_out_of_range_name_the_key(override, message):
+    from tasks.detect import DetectConfig
+
+    with pytest.raises(UserError, match=message):
+        load_config(DetectConfig, None, [override])
+
+
+@pytest.mark.parametrize("device, message", [
+    ("banana", "train.device=banana is not a device litebone runs on"),
+    ("cuda", "no CUDA GPU is visible.*use train.device=cpu"),
+    ("cuda:3", "no CUDA GPU is visible"),
+    ("mps", "not a device litebone runs on"),
+])
+def test_unknown_or_absent_devices_are_refused(device, message, monkeypatch):
+    import torch
+
+    from tasks.engine.distributed import parse_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(UserError, match=message):
+        parse_device(device)
+    assert parse_device("auto").type == "cpu" and parse_device("CPU").type == "cpu"

@@ -42,13 +42,13 @@ def test_val_and_predict(trained_run, tmp_path, monkeypatch, capsys):
     assert "abs_rel" in capsys.readouterr().out
     assert main(["predict", "depth", "--weights", str(run / "weights/best.safetensors"), "--source", str(root / "data/images/val")]) == 0
     out = tmp_path / "runs/depth/predict"
-    depth16 = cv2.imread(str(out / "000000.png"), cv2.IMREAD_UNCHANGED)
+    depth16 = cv2.imread(str(out / "depth/000000.png"), cv2.IMREAD_UNCHANGED)
     image = cv2.imread(str(root / "data/images/val/000000.jpg"))
     assert depth16.dtype == np.uint16 and depth16.shape == image.shape[:2] and depth16.max() > 0
-    assert (out / "000000_color.png").is_file()
+    assert (out / "color/000000.png").is_file()
     assert main(["predict", "depth", "--weights", str(run / "weights/best.pt"), "--source", str(root / "data/images/val/000001.jpg"),
                  "--depth-format", "npy"]) == 0
-    metres = np.load(tmp_path / "runs/depth/predict2/000001.npy")
+    metres = np.load(tmp_path / "runs/depth/predict2/depth/000001.npy")
     assert metres.dtype == np.float32 and (metres > 0).all()
 
 

@@ -176,3 +176,73 @@ def test_training_augmentation_is_reproducible_by_seed(scenes):
     assert all(torch.equal(a, b) for a, b in zip(*samples))
     torch.manual_seed(12)
     assert not all(torch.equal(a, dataset[i]["depth"]) for i, a in enumerate(samples[0]))
+
+
+@pytest.mark.parametrize("damage, problem", [
+    ("png8", "depth files of the wrong dtype"),
+    ("npy_object", "unreadable depth files"),
+    ("npy_truncated", "unreadable depth files"),
+    ("npy_rgb", "depth files of the wrong shape"),
+    ("png_truncated", "unreadable depth files"),
+    ("both", "both a .png and a .npy depth file"),
+    ("twin_image", "sharing one depth file"),
+])
+def test_more_bad_depth_files_are_counted_and_skipped(scenes, damage, problem):
+    root, path = scenes
+    depth = root / "depth/train/000001.png"
+    shape = cv2.imread(str(root / "images/train/000001.jpg")).shape[:2]
+    npy = root / "depth/train/000001.npy"
+    if damage == "png8":
+        cv2.imwrite(str(depth), np.full(shape, 200, np.uint8))
+    elif damage == "png_truncated":
+        depth.write_bytes(depth.read_bytes()[:60])
+    elif damage == "both":
+        np.save(npy, np.full(shape, 2.0, np.float32))
+    elif damage == "twin_image":
+        cv2.imwrite(str(root / "images/train/000001.png"), np.zeros(shape + (3,), np.uint8))
+    else:
+        depth.unlink()
+        if damage == "npy_object":
+            np.save(npy, np.array([object()] * 4, dtype=object), allow_pickle=True)
+        elif damage == "npy_truncated":
+            np.save(npy, np.full(shape, 2.0, np.float32))
+            npy.write_bytes(npy.read_bytes()[:100])
+        else:
+            np.save(npy, np.full(shape + (3,), 2.0, np.float32))
+    pairs, report = load_depth_split(read_depth_yaml(path), "train", verbose=False)
+    skipped = 2 if damage == "twin_image" else 1
+    assert len(pairs) == 4 and sum(n for what, n in report.problems.items() if problem in what) == skipped, report.summary()
+
+
+def test_npy_depth_with_a_trailing_channel_is_squeezed(scenes):
+    root, path = scenes
+    png = root / "depth/train/000002.png"
+    metres = cv2.imread(str(png), -1).astype(np.float32) / 1000
+    png.unlink()
+    np.save(root / "depth/train/000002.npy", metres[..., None])
+    spec = read_depth_yaml(path)
+    pairs, report = load_depth_split(spec, "train", verbose=False)
+    assert len(pairs) == 5 and not report.problems
+    batch = torch.utils.data.default_collate([DepthDataset(pairs, spec, (64, 64), train=True)[i] for i in range(5)])
+    assert batch["depth"].shape == (5, 1, 64, 64)
+
+
+def test_ultralytics_layout_names_the_image_folder(scenes):
+    root, path = scenes
+    data = yaml.safe_load(path.read_text())
+    data.update(train="images/train", val="images/val")
+    path.write_text(yaml.safe_dump(data))
+    pairs, report = load_depth_split(read_depth_yaml(path), "train", verbose=False)
+    assert len(pairs) == 5 and not report.problems
+
+
+@pytest.mark.parametrize("text, message", [
+    ("train: [x\n", "is not valid YAML"),
+    ("- a\n", "must hold a mapping of keys"),
+    ("train: train\nval: val\ndepth_scale: 0\nmax_depth: 10\n", "depth_scale must be a positive number"),
+    ("train: train\nval: val\ndepth_scale: 1000\nmax_depth: ten\n", "max_depth must be a positive number"),
+])
+def test_malformed_depth_yaml_is_a_clear_error(tmp_path, text, message):
+    (tmp_path / "d.yaml").write_text(text)
+    with pytest.raises(UserError, match=message):
+        read_depth_yaml(tmp_path / "d.yaml")
