@@ -3,9 +3,10 @@
 ``get_backbone(name, out_indices=(2, 3, 4))`` returns a ``Backbone`` whose forward gives one NCHW
 tensor per level; level ``i`` has stride ``2 ** (i + 1)``.
 """
-from . import beyond, efficientnet, ghostnet, mixnet, mobilenet_v1, mobilenet_v2, mobilenet_v3, resnet  # noqa: F401
-from . import shufflenet_v1, shufflenet_v2, squeezenet, xception  # noqa: F401
+from . import efficientnet, efficientvit, fastvit, ghostnet, lcnet, mixnet, mobilenet_v1, mobilenet_v2, mobilenet_v3  # noqa: F401
+from . import mobilenet_v4, repvit, resnet, shufflenet_v1, shufflenet_v2, squeezenet, xception  # noqa: F401
 from ._base import Backbone, Level, align_to_strides
+from ._input import InputSpec
 from ._builder import (
     WIDTH_MULT_RANGE,
     UnknownBackboneError,
@@ -16,14 +17,17 @@ from ._builder import (
     get_backbone,
     resolve_spec,
 )
-from ._registry import BackboneSpec, list_backbones, register_backbone
+from ._registry import BACKBONES, BackboneSpec, Registry, closest_names, list_backbones, register_backbone
 from ._stats import count_macs, count_params
 from ._weights import content_problem, describe_unreadable, read_safetensors
 
 __all__ = [
+    "BACKBONES",
     "Backbone",
+    "InputSpec",
     "BackboneSpec",
     "Level",
+    "Registry",
     "UnknownBackboneError",
     "WIDTH_MULT_RANGE",
     "WeightsUnavailableError",
@@ -31,6 +35,7 @@ __all__ = [
     "available_levels",
     "backbone_info",
     "build_classifier",
+    "closest_names",
     "content_problem",
     "count_macs",
     "count_params",

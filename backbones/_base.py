@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ._fuse import fuse_model
+from ._input import InputSpec
 
 
 @dataclass(frozen=True)
@@ -61,9 +62,13 @@ def validate_out_indices(name: str, out_indices: Sequence[int], levels: dict[int
 class Backbone(nn.Module):
     """Multi-scale feature extractor: ``forward`` returns one NCHW tensor per ``out_indices`` entry.
 
-    ``channels`` and ``strides`` are known at construction. ``frozen_stages=k`` freezes the stem
+    ``channels`` and ``strides`` are known at construction. Level ``i`` of an ``H x W`` input is
+    exactly ``ceil(H / 2 ** (i + 1)) x ceil(W / 2 ** (i + 1))``: the few networks whose unpadded
+    layers give other sizes (SqueezeNet, legacy Xception) are resized bilinearly to it, unless
+    ``exact_sizes=False`` asks for the network's native sizes. ``frozen_stages=k`` freezes the stem
     and every level ``<= k`` (mmdet's meaning, -1 freezes nothing); ``norm_eval`` keeps every
-    BatchNorm in eval mode during training.
+    BatchNorm in eval mode during training. ``input_spec`` is the input contract of the weights:
+    the per-channel mean and std (one per ``in_chans``) and the range images are scaled to.
     """
 
     def __init__(
@@ -76,8 +81,12 @@ class Backbone(nn.Module):
         in_chans: int = 3,
         frozen_stages: int = -1,
         norm_eval: bool = False,
+        exact_sizes: bool = True,
+        input_spec: InputSpec | None = None,
     ) -> None:
         super().__init__()
+        self.exact_sizes = exact_sizes
+        self.input_spec = (input_spec or InputSpec()).with_channels(in_chans)
         self.body = body
         self.name = name
         self.levels = dict(levels)
@@ -119,7 +128,7 @@ class Backbone(nn.Module):
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         try:
-            return list(self.body(x))
+            features = list(self.body(x))
         except RuntimeError as error:
             if min(x.shape[-2:]) >= 32:
                 raise
@@ -127,6 +136,7 @@ class Backbone(nn.Module):
                 f"{self.name} cannot process a {x.shape[-2]}x{x.shape[-1]} input ({str(error).splitlines()[0][:120]}); "
                 f"use images of at least 32x32"
             ) from None
+        return align_to_strides(features, self.strides, x.shape[-2:]) if self.exact_sizes else features
 
     def fuse(self, channels_last: bool = False) -> "Backbone":
         """An inference-only copy: re-parameterisable blocks merged and BatchNorm folded into its conv.
@@ -198,8 +208,8 @@ def _subtree_end(named: list[tuple[str, nn.Module]], start: int) -> int:
 def align_to_strides(features: list[torch.Tensor], strides: Sequence[int], input_size: Sequence[int]) -> list[torch.Tensor]:
     """Resize (bilinearly) any level whose size is not ``ceil(input / stride)``; others pass through.
 
-    Only networks with unpadded layers (SqueezeNet, legacy Xception) are affected. Necks and
-    decoders that add maps of neighbouring levels need the exact sizes.
+    ``Backbone.forward`` applies it (``exact_sizes``); only networks with unpadded layers
+    (SqueezeNet, legacy Xception) are affected.
     """
     aligned = []
     for feature, stride in zip(features, strides):

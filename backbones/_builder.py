@@ -12,7 +12,8 @@ import torch.nn as nn
 from timm.models import FeatureListNet
 
 from ._base import Backbone, Level, levels_from_feature_info, validate_out_indices
-from ._registry import BackboneSpec, closest_names, curated_spec
+from ._input import InputSpec, timm_input_spec
+from ._registry import BACKBONES, BackboneSpec, closest_backbones
 from ._stats import count_macs, count_params
 from ._weights import load_into
 
@@ -54,7 +55,7 @@ def check_arguments(name: Any, out_indices: Any, in_chans: Any, kwargs: dict[str
 
 def resolve_spec(name: str) -> BackboneSpec:
     """The curated spec for ``name``, or an on-the-fly spec for a timm model name."""
-    spec = curated_spec(name)
+    spec = BACKBONES.find(name)
     if spec is not None:
         return spec
     if name in timm.list_models():
@@ -66,7 +67,7 @@ def resolve_spec(name: str) -> BackboneSpec:
             paper=f"see timm's {module} model card",
             factory=lambda **kwargs: timm.create_model(name, **kwargs),
         )
-    close = closest_names(name)
+    close = closest_backbones(name)
     hint = f"Closest names: {', '.join(close)}. " if close else ""
     raise UnknownBackboneError(
         f"unknown backbone {name!r}. {hint}See `litebone backbones list` for the curated names; any timm model name works too."
@@ -108,13 +109,15 @@ def get_backbone(
     in_chans: int = 3,
     frozen_stages: int = -1,
     norm_eval: bool = False,
+    exact_sizes: bool = True,
     **kwargs: Any,
 ) -> Backbone:
     """Build backbone ``name`` returning levels ``out_indices`` (level i has stride 2 ** (i + 1)).
 
     ``pretrained`` is False, True (upstream weights via timm or torchvision) or a local
     ``.safetensors``/``.pt``/``.pth`` path. Extra ``kwargs`` go to the family factory, e.g.
-    ``width_mult`` for MobileNet, ShuffleNet and GhostNet.
+    ``width_mult`` for MobileNet, ShuffleNet and GhostNet. Level ``i`` is exactly
+    ``ceil(H / 2 ** (i + 1))`` high and wide; ``exact_sizes=False`` keeps the network's native sizes.
     """
     out_indices = check_arguments(name, out_indices, in_chans, kwargs)
     spec = resolve_spec(name)
@@ -137,7 +140,14 @@ def get_backbone(
         ) from error
     if isinstance(pretrained, (str, Path)):
         load_into(body, pretrained, in_chans=in_chans, name=name, new_modules=spec.new_modules)
-    return Backbone(body, levels, indices, name=name, in_chans=in_chans, frozen_stages=frozen_stages, norm_eval=norm_eval)
+    return Backbone(body, levels, indices, name=name, in_chans=in_chans, frozen_stages=frozen_stages, norm_eval=norm_eval,
+                    exact_sizes=exact_sizes, input_spec=input_spec_of(spec).with_channels(in_chans))
+
+
+def input_spec_of(spec: BackboneSpec) -> InputSpec:
+    """The input contract of ``spec``'s weights: declared by the family, else timm's ``pretrained_cfg`` of the name
+    (or of the family's 1.0x variant for widths timm has no config for)."""
+    return spec.input_spec or timm_input_spec(spec.name, spec.name.rsplit("_", 1)[0] + "_100")
 
 
 def build_classifier(name: str, pretrained: bool = False, **kwargs: Any) -> nn.Module:
@@ -148,11 +158,12 @@ def build_classifier(name: str, pretrained: bool = False, **kwargs: Any) -> nn.M
 
 
 def backbone_info(name: str, size: int = 224, **kwargs: Any) -> dict[str, Any]:
-    """Family, source, paper, tap rule, levels, and params/MACs of the backbone (all levels) at ``size``."""
+    """Family, source, paper, tap rule, levels, params/MACs of the backbone (all levels) at ``size``, and its input spec."""
     spec = resolve_spec(name)
     levels = available_levels(name, **kwargs)
     backbone = get_backbone(name, out_indices=tuple(levels), **kwargs)
     classifier = build_classifier(name, **kwargs)
+    spec_in = backbone.input_spec
     return {
         "name": name,
         "family": spec.family,
@@ -164,4 +175,6 @@ def backbone_info(name: str, size: int = 224, **kwargs: Any) -> dict[str, Any]:
         "macs": count_macs(backbone, size, in_chans=backbone.in_chans),
         "size": size,
         "classifier_params": count_params(classifier),
+        "input": {"channels": backbone.in_chans, "mean": list(spec_in.mean), "std": list(spec_in.std),
+                  "range": list(spec_in.input_range), "source": spec_in.source},
     }

@@ -14,6 +14,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ._input import InputSpec
 from ._registry import register_backbone
 
 PAPER = "Zhang et al., ShuffleNet: An Extremely Efficient CNN for Mobile Devices, CVPR 2018 (arXiv:1707.01083)"
@@ -122,4 +123,5 @@ for _groups in (1, 2, 3, 4, 8):
             f"shufflenet_v1_g{_groups}_x{str(_scale).replace('.', '_')}", family="ShuffleNetV1", source="native",
             paper=PAPER, defaults={"groups": _groups, "width_mult": _scale}, wrap="list", flatten_sequential=False,
             taps="stem conv (/2), max-pool (/4), then the last unit of stage 2, 3 and 4",
+            input_spec=InputSpec(source="ShuffleNetV1 (native): ImageNet mean and std, as its reference training used"),
         )(shufflenet_v1)

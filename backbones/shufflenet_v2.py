@@ -10,6 +10,7 @@ from typing import Any
 import torch.nn as nn
 import torchvision
 
+from ._input import torchvision_input_spec
 from ._registry import register_backbone
 from ._weights import with_in_chans
 
@@ -48,4 +49,5 @@ for _width in WIDTHS:
         f"shufflenet_v2_x{_tag(_width)}", family="ShuffleNetV2", source="torchvision", paper=PAPER,
         defaults={"width_mult": _width}, wrap="list", flatten_sequential=False,
         taps="conv1 (/2), maxpool (/4), stage2, stage3, then conv5 at /32 (conv5=False taps stage4)",
+        input_spec=torchvision_input_spec(f"ShuffleNet_V2_X{_tag(_width).upper()}_Weights"),
     )(shufflenet_v2)

@@ -6,8 +6,8 @@
 
 smp's encoders return ``[input, stride 2, 4, 8, 16, 32]``. A network with no stride-2 level (timm
 models that start at stride 4) yields a zero-channel stride-2 map there, so Unet's skip is a no-op.
-Levels whose size is not ``ceil(input / stride)`` (SqueezeNet's unpadded convolutions) are resized
-bilinearly to it, because smp's decoders add maps of exactly matching sizes.
+The backbone's levels are exactly ``ceil(input / stride)`` (its ``exact_sizes`` default), which
+smp's decoders need because they add maps of matching sizes.
 """
 from __future__ import annotations
 
@@ -17,14 +17,22 @@ import segmentation_models_pytorch as smp
 import torch
 import torch.nn as nn
 
-from ._base import align_to_strides
 from ._builder import available_levels, get_backbone
 
 PREFIX = "litebone-"
 
 
 class SmpEncoder(nn.Module):
-    """A litebone backbone behind smp's encoder interface (``out_channels``, ``output_stride``)."""
+    """A litebone backbone behind smp's encoder interface (``out_channels``, ``output_stride``).
+
+    The capability flags smp's own encoder tests read are declared as measured: ``torch.compile``
+    (fullgraph, dynamic shapes) and strict ``torch.export`` work; TorchScript does not, because the
+    backbone's input checks and level metadata are plain Python.
+    """
+
+    _is_torch_scriptable = False
+    _is_torch_exportable = True
+    _is_torch_compilable = True
 
     def __init__(
         self, backbone_name: str, depth: int = 5, output_stride: int = 32, in_channels: int = 3, **backbone_kwargs: Any
@@ -53,13 +61,22 @@ class SmpEncoder(nn.Module):
         )
         self.out_channels = [in_channels] + [0] * len(self._missing) + self.backbone.channels
 
+    def preprocessing_params(self) -> dict[str, Any]:
+        """The backbone's input spec in the format of smp's ``get_preprocessing_params`` (mean, std, input_range)."""
+        spec = self.backbone.input_spec
+        return {"input_space": "RGB", "input_range": list(spec.input_range), "mean": list(spec.mean), "std": list(spec.std)}
+
+    def __prepare_scriptable__(self) -> "SmpEncoder":
+        """``torch.jit.script`` calls this first: refuse with the alternatives, as ``_is_torch_scriptable`` says."""
+        raise RuntimeError(f"{self.name} is not TorchScript-scriptable; use torch.export or torch.compile instead")
+
     def set_in_channels(self, in_channels: int, pretrained: bool = True) -> None:
         """Rebuild for ``in_channels`` inputs (smp calls this for non-RGB models)."""
         if in_channels != self.out_channels[0]:
             self._build(in_channels)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        features = align_to_strides(self.backbone(x), self.backbone.strides, x.shape[-2:])
+        features = self.backbone(x)
         if self._missing:
             half = features[0].new_zeros(x.shape[0], 0, (x.shape[2] + 1) // 2, (x.shape[3] + 1) // 2)
             features = [half] + features

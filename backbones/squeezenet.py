@@ -14,6 +14,7 @@ import torch.nn as nn
 import torchvision
 from torchvision.models.squeezenet import Fire
 
+from ._input import torchvision_input_spec
 from ._registry import register_backbone
 from ._weights import with_in_chans
 
@@ -51,4 +52,5 @@ for _version in TAPS:
         defaults={"version": _version}, wrap="list", flatten_sequential=True,
         taps="last Fire module per stride; stride 32 is an added max-pool + Fire (not pretrained)",
         classifier=squeezenet_classifier, new_modules=("extension",),
+        input_spec=torchvision_input_spec(f"SqueezeNet{_version}_Weights"),
     )(squeezenet_trunk)

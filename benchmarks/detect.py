@@ -24,10 +24,10 @@ NECKS = ("pan", "ghostpan")
 
 
 def train_images_per_second(model: Detector, size: int, batch: int = 8, steps: int = 4) -> float:
-    loss_fn = DetectionLoss(model.head)
+    loss_fn = DetectionLoss()
     images = torch.randint(0, 255, (batch, 3, size, size), dtype=torch.uint8)
     targets = torch.tensor([[i, i % 80, 40.0, 40.0, 160.0, 200.0] for i in range(batch)])
-    return training_images_per_second(model, lambda: loss_fn(model(images), targets)[0], batch, steps)
+    return training_images_per_second(model, lambda: loss_fn(model.head, model(images), targets)[0], batch, steps)
 
 
 def main() -> None:

@@ -1,6 +1,16 @@
 """litebone heads: necks, detection heads and depth decoders, wired by channels and strides alone."""
-from .detect import build_head, register_head
-from .necks import build_neck, register_neck
-from .registry import Registry
+from . import depth, detect, necks  # noqa: F401  (registers every part)
+from .registries import (
+    DECODERS,
+    HEADS,
+    NECKS,
+    build_decoder,
+    build_head,
+    build_neck,
+    register_decoder,
+    register_head,
+    register_neck,
+)
 
-__all__ = ["Registry", "build_head", "build_neck", "register_head", "register_neck"]
+__all__ = ["DECODERS", "HEADS", "NECKS", "build_decoder", "build_head", "build_neck", "register_decoder", "register_head",
+           "register_neck"]

@@ -5,6 +5,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from backbones import InputSpec
+
 
 class ConvBnAct(nn.Sequential):
     """Conv2d (same padding, no bias) + BatchNorm + SiLU (or ``act=False`` for none)."""
@@ -73,12 +75,19 @@ class SPPF(nn.Module):
 
 
 class ImageNormalize(nn.Module):
-    """uint8 (or 0-255 float) RGB -> ImageNet-normalised float, inside the model so exports take raw pixels."""
+    """uint8 (or 0-255 float) pixels -> the normalised input a backbone's ``input_spec`` asks for.
 
-    def __init__(self) -> None:
+    Inside the model, so exports take raw pixels: ``(pixel / 255 * (hi - lo) + lo - mean) / std`` per channel.
+    """
+
+    def __init__(self, spec: InputSpec) -> None:
         super().__init__()
-        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1) * 255, persistent=False)
-        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1) * 255, persistent=False)
+        low, high = spec.input_range
+        scale = 255.0 / (high - low)
+        mean = (torch.tensor(spec.mean) - low) * scale
+        std = torch.tensor(spec.std) * scale
+        self.register_buffer("mean", mean.view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("std", std.view(1, -1, 1, 1), persistent=False)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return (images.float() - self.mean) / self.std

@@ -10,7 +10,7 @@ from backbones import get_backbone
 
 from .errors import UserError
 from .files import check_output
-from .onnx_export import check_format, write_onnx
+from .onnx_export import check_format, input_metadata, write_onnx
 
 
 def export_backbone(
@@ -35,7 +35,8 @@ def export_backbone(
     backbone = get_backbone(name, out_indices=tuple(out_indices), pretrained=weights or False).eval()
     model = backbone.fuse()
     outputs = [f"level{index}" for index in model.out_indices]
-    write_onnx(model, torch.zeros(1, model.in_chans, size, size), path, ["images"], outputs, dynamic)
+    write_onnx(model, torch.zeros(1, model.in_chans, size, size), path, ["images"], outputs, dynamic,
+               {"backbone": name, "normalised_inside": "false", **input_metadata(model.input_spec)})
     levels = ", ".join(f"{label}: {c} ch at stride {s}" for label, c, s in zip(outputs, model.channels, model.strides))
     print(f"litebone: exported {path} ({name}, {size}x{size}, {model.folded_norms} BatchNorms folded; {levels})")
     return path

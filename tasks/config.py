@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import types
 import typing
@@ -11,13 +10,15 @@ from typing import Any, Sequence, TypeVar
 
 import yaml
 
+from backbones import closest_names
+
 from .errors import UserError
 
 T = TypeVar("T")
 
 
 def _suggest(key: str, valid: Sequence[str]) -> str:
-    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
+    close = closest_names(key, valid, limit=1)
     hint = f" Did you mean '{close[0]}'?" if close else ""
     return f"{hint} Valid keys: {', '.join(sorted(valid))}."
 

@@ -30,15 +30,27 @@ class ImageReadError(UserError):
         self.reason = reason
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """RGB uint8 (H, W, 3), upright by its EXIF orientation; ``ImageReadError`` when unusable."""
+CHANNEL_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
+
+
+def read_image(path: str | Path, channels: int = 3) -> np.ndarray:
+    """uint8 (H, W, channels), upright by its EXIF orientation; ``ImageReadError`` when unusable.
+
+    ``channels`` 3 reads any 8-bit image as RGB and 1 as grey; 4 (RGB-D, RGB-IR) needs a file that
+    holds four channels (PNG, TIFF or WebP with a fourth, alpha, channel).
+    """
+    if channels not in CHANNEL_MODES:
+        raise UserError(f"litebone reads images with 1, 3 or 4 channels, not {channels}; set model.in_chans to 1, 3 or 4")
     try:
         with Image.open(path) as image:
             image.load()
             if image.mode not in _EIGHT_BIT_MODES:
-                raise ImageReadError(path, "images in a pixel format other than 8-bit", f"mode {image.mode}; save it as 8-bit RGB")
+                raise ImageReadError(path, "images in a pixel format other than 8-bit", f"mode {image.mode}; save it as 8-bit")
+            if channels == 4 and image.mode not in ("RGBA", "RGBX", "PA", "LA"):
+                raise ImageReadError(path, "images without the 4 channels the model takes",
+                                     f"mode {image.mode} has {len(image.getbands())} channels; save 4-channel images as PNG or TIFF")
             upright = ImageOps.exif_transpose(image)
-            return np.asarray(upright.convert("RGB"))
+            return np.asarray(upright.convert(CHANNEL_MODES[channels])).reshape(upright.height, upright.width, channels)
     except ImageReadError:
         raise
     except FileNotFoundError:
@@ -52,11 +64,21 @@ def read_image(path: str | Path) -> np.ndarray:
         raise ImageReadError(path, "unreadable images", str(error)) from None
 
 
+def to_rgb(image: np.ndarray) -> np.ndarray:
+    """An (H, W, C) uint8 image as RGB for drawing and previews: grey repeated, a fourth channel dropped."""
+    return np.repeat(image, 3, axis=2) if image.shape[2] == 1 else np.ascontiguousarray(image[..., :3])
+
+
+def find_images(folder: Path) -> list[Path]:
+    """Every image file below ``folder`` (by suffix, any case), sorted."""
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
 def image_files(source: str | Path) -> list[Path]:
     """One image file, or every image below a folder, sorted; a clear error when there are none."""
     source = Path(source)
     if source.is_dir():
-        files = sorted(p for p in source.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        files = find_images(source)
     elif source.is_file():
         files = [source]
     else:

@@ -4,12 +4,16 @@ TorchScript export (``dynamo=False``) because the dynamo exporter cannot export 
 """
 from __future__ import annotations
 
+import io
+import json
 import warnings
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 import torch.nn as nn
+
+from backbones import InputSpec
 
 from .errors import UserError
 from .files import atomic_open
@@ -22,10 +26,28 @@ def check_format(fmt: str) -> None:
 
 
 def write_onnx(model: nn.Module, example: torch.Tensor, path: Path, inputs: Sequence[str], outputs: Sequence[str],
-               dynamic: bool = False) -> None:
-    """Export ``model(example)`` to ``path`` atomically; ``dynamic`` makes dimension 0 of every input and output dynamic."""
+               dynamic: bool = False, metadata: dict[str, Any] | None = None) -> None:
+    """Export ``model(example)`` to ``path`` atomically; ``dynamic`` makes dimension 0 of every input and output dynamic.
+
+    ``metadata`` goes into the model's ``metadata_props`` (values JSON-encoded unless already text), where
+    onnxruntime's ``get_modelmeta().custom_metadata_map`` reads it back.
+    """
+    import onnx
+
     axes = {name: {0: "batch"} for name in [*inputs, *outputs]} if dynamic else None
-    with warnings.catch_warnings(), atomic_open(path, "wb") as handle:
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, (example,), handle, input_names=list(inputs), output_names=list(outputs),
+        torch.onnx.export(model, (example,), buffer, input_names=list(inputs), output_names=list(outputs),
                           opset_version=17, dynamo=False, dynamic_axes=axes)
+    graph = onnx.load_from_string(buffer.getvalue())
+    for key, value in (metadata or {}).items():
+        graph.metadata_props.add(key=key, value=value if isinstance(value, str) else json.dumps(value))
+    with atomic_open(path, "wb") as handle:
+        handle.write(graph.SerializeToString())
+
+
+def input_metadata(spec: InputSpec) -> dict[str, Any]:
+    """The backbone's input contract as ONNX metadata: what a deployment must do to raw pixels (or has done inside)."""
+    return {"input_channels": spec.channels, "input_mean": list(spec.mean), "input_std": list(spec.std),
+            "input_range": list(spec.input_range)}

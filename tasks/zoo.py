@@ -32,6 +32,10 @@ def format_table(header: Iterable[str], rows: Iterable[Iterable[object]]) -> str
     return "\n".join(lines)
 
 
+def _numbers(values: list[float]) -> str:
+    return "(" + ", ".join(f"{v:.3f}" for v in values) + ")"
+
+
 def info_text(name: str, size: int = 224) -> str:
     """A human-readable description of one backbone."""
     info = backbone_info(name, size=size)
@@ -43,6 +47,8 @@ def info_text(name: str, size: int = 224) -> str:
         f"  taps        {info['taps']}",
         f"  params      {info['params'] / 1e6:.3f}M backbone (all levels), {info['classifier_params'] / 1e6:.3f}M ImageNet classifier",
         f"  MACs        {info['macs'] / 1e6:.1f}M at {size}x{size} (backbone, all levels)",
+        f"  input       {info['input']['channels']} channels in [{info['input']['range'][0]:g}, {info['input']['range'][1]:g}], "
+        f"mean {_numbers(info['input']['mean'])}, std {_numbers(info['input']['std'])} ({info['input']['source']})",
         "  levels",
     ]
     lines += [f"    {lv['index']}: stride {lv['stride']:>2}, {lv['channels']:>4} ch  ({lv['module']})" for lv in info["levels"]]

@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import DECODERS
+from ..registries import DECODERS
 
 
 def depthwise_separable_5x5(in_chs: int, out_chs: int) -> nn.Sequential:
@@ -23,7 +23,7 @@ def depthwise_separable_5x5(in_chs: int, out_chs: int) -> nn.Sequential:
 
 
 class NNConv5(nn.Module):
-    """Decode from the coarsest level to stride 1; ``out_channels`` at ``out_stride`` 1."""
+    """Decode from the coarsest level to stride 1, giving ``out_channels`` channels."""
 
     def __init__(self, in_channels: Sequence[int], strides: Sequence[int], last_channels: int = 32) -> None:
         super().__init__()
@@ -38,7 +38,6 @@ class NNConv5(nn.Module):
             self.stage_strides.append(stride)
             chs = out
         self.out_channels = chs
-        self.out_stride = 1
 
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
         x = features[-1]

@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import DECODERS
+from ..registries import DECODERS
 
 
 class ResidualConvUnit(nn.Module):
@@ -50,7 +50,6 @@ class FusionDecoder(nn.Module):
         self.project = nn.ModuleList(nn.Conv2d(c, features, 3, padding=1, bias=False) for c in in_channels)
         self.fuse = nn.ModuleList(FusionBlock(features) for _ in in_channels)
         self.out_channels = features
-        self.out_stride = max(strides[0] // 2, 1)
 
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
         projected = [conv(f) for conv, f in zip(self.project, features)]

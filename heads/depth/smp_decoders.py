@@ -12,7 +12,7 @@ import torch.nn as nn
 from segmentation_models_pytorch.decoders.fpn.decoder import FPNDecoder
 from segmentation_models_pytorch.decoders.unet.decoder import UnetDecoder
 
-from . import DECODERS
+from ..registries import DECODERS
 
 SMP_STRIDES = (2, 4, 8, 16, 32)
 
@@ -51,7 +51,6 @@ class SmpUnet(nn.Module):
         self.levels = _SmpLevels(in_channels, strides, SMP_STRIDES)
         self.decoder = UnetDecoder(encoder_channels=self.levels.channels, decoder_channels=list(decoder_channels), n_blocks=5)
         self.out_channels = decoder_channels[-1]
-        self.out_stride = 1
 
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
         return self.decoder(self.levels.arrange(features))
@@ -66,7 +65,6 @@ class SmpFPN(nn.Module):
         self.decoder = FPNDecoder(encoder_channels=self.levels.channels, encoder_depth=5, pyramid_channels=pyramid_channels,
                                   segmentation_channels=segmentation_channels, dropout=0.0, merge_policy="add")
         self.out_channels = segmentation_channels
-        self.out_stride = 4
 
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
         return self.decoder(self.levels.arrange(features))

@@ -1,17 +1,5 @@
 """Detection heads. ``build_head("yolo", in_channels=..., strides=..., num_classes=...)``."""
-from ..registry import Registry
+from . import yolo  # noqa: F401  (registers the head)
+from .anchors import bbox_to_distance, decode_distances, make_anchors
 
-HEADS: Registry = Registry("detection head")
-
-from . import yolo  # noqa: E402,F401
-from .anchors import bbox_to_distance, decode_distances, make_anchors  # noqa: E402
-
-
-def build_head(name: str, **kwargs):
-    """Build a registered detection head."""
-    return HEADS.build(name, **kwargs)
-
-
-register_head = HEADS.register
-
-__all__ = ["HEADS", "bbox_to_distance", "build_head", "decode_distances", "make_anchors", "register_head"]
+__all__ = ["bbox_to_distance", "decode_distances", "make_anchors"]

@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 
 from ..layers import ConvBnAct, DepthwiseSeparable
-from . import HEADS
+from ..registries import HEADS
 from .anchors import decode_distances, make_anchors
 
 

@@ -12,7 +12,8 @@ import torch.nn as nn
 from timm.models.ghostnet import GhostBottleneck
 
 from ..layers import ConvBnAct, DepthwiseSeparable
-from . import NECKS, top_down_bottom_up
+from ..registries import NECKS
+from .pan_path import top_down_bottom_up
 
 
 class GhostFusion(nn.Sequential):

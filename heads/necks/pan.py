@@ -11,7 +11,8 @@ import torch
 import torch.nn as nn
 
 from ..layers import C2f, SPPF, ConvBnAct, make_divisible
-from . import NECKS, top_down_bottom_up
+from ..registries import NECKS
+from .pan_path import top_down_bottom_up
 
 BASE_WIDTH = {4: 128, 8: 256, 16: 512, 32: 1024, 64: 1024, 128: 1024}
 

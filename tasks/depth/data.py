@@ -20,7 +20,8 @@ from torch.utils.data import Dataset
 
 from ..config import read_yaml_mapping
 from ..errors import UserError
-from ..images import IMAGE_SUFFIXES, ImageReadError, ScanReport, read_image
+from ..images import ImageReadError, ScanReport, find_images, read_image
+from .metrics import valid_mask
 from .transforms import train_transform, val_transform
 
 PRESETS = {"nyu": {"depth_scale": 1000.0, "max_depth": 10.0}, "kitti": {"depth_scale": 256.0, "max_depth": 80.0}}
@@ -75,7 +76,7 @@ def _pairs_from_layout(root: Path, split: str, report: ScanReport) -> list[Depth
     image_dir, depth_dir = root / "images" / relative, root / "depth" / relative
     if not image_dir.is_dir():
         raise UserError(f"{image_dir} does not exist; the layout is images/<split>/X.jpg with depth/<split>/X.png or X.npy")
-    images = sorted(p for p in image_dir.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    images = find_images(image_dir)
     stems = Counter(image.relative_to(image_dir).with_suffix("") for image in images)
     pairs = []
     for image in images:
@@ -143,14 +144,7 @@ def read_depth(path: str, depth_scale: float) -> np.ndarray:
     return raw.astype(np.float32) / depth_scale
 
 
-def valid_mask(depth: np.ndarray | torch.Tensor, max_depth: float, min_depth: float = 1e-3):
-    """Valid ground truth: finite, above ``min_depth`` and below ``max_depth``."""
-    if isinstance(depth, torch.Tensor):
-        return torch.isfinite(depth) & (depth > min_depth) & (depth < max_depth)
-    return np.isfinite(depth) & (depth > min_depth) & (depth < max_depth)
-
-
-def load_depth_split(spec: DepthSpec, split: str, verbose: bool = True) -> tuple[list[DepthPair], ScanReport]:
+def load_depth_split(spec: DepthSpec, split: str, channels: int = 3) -> tuple[list[DepthPair], ScanReport]:
     """Pairs of one split, each read once as training will (sizes, dtype, validity); bad ones counted and dropped."""
     if split not in spec.splits:
         raise UserError(f"the depth data has no '{split}' split")
@@ -160,7 +154,7 @@ def load_depth_split(spec: DepthSpec, split: str, verbose: bool = True) -> tuple
     pairs = []
     for pair in candidates:
         try:
-            image = read_image(pair.image)
+            image = read_image(pair.image, channels)
         except ImageReadError as error:
             report.add(f"{error.reason} (skipped)", pair.image)
             continue
@@ -176,31 +170,29 @@ def load_depth_split(spec: DepthSpec, split: str, verbose: bool = True) -> tuple
         else:
             pairs.append(pair)
     report.count = len(pairs)
-    if verbose:
-        print(f"litebone: {report.summary()}")
     if not pairs:
         raise UserError(f"the {split} split at {source} has no usable image/depth pairs ({report.summary()})")
     return pairs, report
 
 
 class DepthDataset(Dataset):
-    """Samples as ``{"image": uint8 (3, H, W), "depth": float (1, H, W) metres, 0 where invalid}``."""
+    """Samples as ``{"image": uint8 (channels, H, W), "depth": float (1, H, W) metres, 0 where invalid}``."""
 
-    def __init__(self, pairs: list[DepthPair], spec: DepthSpec, size: tuple[int, int], train: bool) -> None:
-        self.pairs, self.spec, self.size, self.train = pairs, spec, size, train
-        self.transform = train_transform(size) if train else val_transform(size)
+    def __init__(self, pairs: list[DepthPair], spec: DepthSpec, size: tuple[int, int], train: bool, channels: int = 3) -> None:
+        self.pairs, self.spec, self.size, self.train, self.channels = pairs, spec, size, train, channels
+        self.transform = train_transform(size, channels) if train else val_transform(size)
 
     def __len__(self) -> int:
         return len(self.pairs)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         pair = self.pairs[index]
-        image = read_image(pair.image)
+        image = read_image(pair.image, self.channels)
         depth = read_depth(pair.depth, self.spec.depth_scale)
         depth = np.where(valid_mask(depth, self.spec.max_depth), depth, 0.0).astype(np.float32)
         self.transform.set_random_seed(int(torch.randint(2**31 - 1, (1,))))
         out = self.transform(image=image, mask=depth)
         return {
-            "image": torch.from_numpy(np.ascontiguousarray(out["image"].transpose(2, 0, 1))),
+            "image": torch.from_numpy(np.ascontiguousarray(out["image"].reshape(*self.size, self.channels).transpose(2, 0, 1))),
             "depth": torch.from_numpy(np.ascontiguousarray(out["mask"]))[None].float(),
         }

@@ -6,16 +6,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
-from ..config import from_dict
-from ..engine.distributed import parse_device
 from ..engine.runs import new_run_dir
-from ..engine.weights import read_trained
 from ..errors import UserError
-from ..files import atomic_open, atomic_write_text, check_output, make_dirs
-from ..images import ImageReadError, image_files, output_stems, read_image, write_image
-from ..onnx_export import check_format, write_onnx
+from ..files import atomic_open, atomic_write_text, check_output
+from ..images import write_image
+from ..inference import load_trained, readable_images, run_validation
+from ..onnx_export import check_format, input_metadata, write_onnx
 from .colorize import colorize
 from .config import DepthConfig
 from .model import DepthModel, build_depth_model
@@ -24,13 +21,7 @@ from .task import DepthTask
 
 def load_depth_model(weights: str | Path, device: str = "cpu") -> tuple[DepthModel, DepthConfig, dict]:
     """Rebuild the trained depth model (EMA weights when present), its config and metadata."""
-    target = parse_device(device, "--device")
-    state, config_dict, meta = read_trained(weights, "depth")
-    config = from_dict(DepthConfig, config_dict)
-    config.model.pretrained = False
-    model = build_depth_model(config.model, meta.get("max_depth", 10.0))
-    model.load_state_dict(state)
-    return model.to(target).eval(), config, meta
+    return load_trained(weights, "depth", DepthConfig, lambda config, meta: build_depth_model(config.model, meta.get("max_depth", 10.0)), device)
 
 
 def _set_width(config: DepthConfig, width: int | None) -> None:
@@ -49,13 +40,11 @@ def validate(weights: str, data: str | None = None, img_size: int | None = None,
     _set_width(config, img_size)
     task = DepthTask(config, splits=("val",))
     loader = DataLoader(task.val_dataset(), batch_size=batch_size)
-    metrics = task.evaluate(model, loader, next(model.parameters()).device)
-    out = make_dirs(new_run_dir(project, "depth", name, False))
-    task.save_samples(out)
-    text = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+    evaluation, out = run_validation(task, model, loader, project, name)
+    text = "  ".join(f"{k} {v:.4f}" for k, v in evaluation.metrics.items())
     atomic_write_text(out / "metrics.txt", text + "\n")
     print(f"{text}  -> {out}")
-    return metrics
+    return evaluation.metrics
 
 
 def predict(weights: str, source: str, img_size: int | None = None, depth_format: str = "png16", device: str = "cpu",
@@ -69,15 +58,7 @@ def predict(weights: str, source: str, img_size: int | None = None, depth_format
     out = new_run_dir(project, "depth", name, False)
     if meta.get("mode") == "relative":
         print("litebone: this model predicts relative inverse depth; raw files hold that, not metres")
-    files = image_files(source)
-    skipped = 0
-    for path, stem in zip(tqdm(files, desc="predict", leave=False), output_stems(files, source)):
-        try:
-            image = read_image(path)
-        except ImageReadError as error:
-            print(f"litebone: skipped {error}")
-            skipped += 1
-            continue
+    for _, stem, image in readable_images(source, model.backbone.in_chans):
         depth = model.predict(image, size)
         shown = 1.0 / np.maximum(depth, 1e-6) if meta.get("mode") == "relative" else depth
         write_image(out / "color" / f"{stem}.png", colorize(shown))
@@ -86,8 +67,6 @@ def predict(weights: str, source: str, img_size: int | None = None, depth_format
                 np.save(handle, depth.astype(np.float32))
         else:
             write_image(out / "depth" / f"{stem}.png", np.clip(np.round(depth * 1000), 0, 65535).astype(np.uint16))
-    if skipped:
-        print(f"litebone: skipped {skipped} of {len(files)} images (named above)")
     print(f"litebone: predictions in {out}")
     return out
 
@@ -104,6 +83,8 @@ def export(weights: str, fmt: str = "onnx", img_size: int | None = None, dynamic
     height, width = (config.data.height, config.data.width) if not img_size else (img_size, img_size)
     if height % 32 or width % 32:
         raise UserError(f"export size {height}x{width} must be a multiple of 32")
-    write_onnx(model, torch.zeros(1, 3, height, width), path, ["images"], ["depth"], dynamic)
+    metadata = {"task": "depth", "height": height, "width": width, "mode": config.model.mode, "normalised_inside": "true",
+                **input_metadata(model.backbone.input_spec)}
+    write_onnx(model, torch.zeros(1, model.backbone.in_chans, height, width), path, ["images"], ["depth"], dynamic, metadata)
     print(f"litebone: exported {path} ({height}x{width})")
     return path

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from heads.registry import Registry
+from backbones import Registry
 
 LOSSES: Registry = Registry("depth loss")
 

@@ -8,11 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 NAMES = ("abs_rel", "sq_rel", "rmse", "rmse_log", "log10", "delta1", "delta2", "delta3", "silog")
 EIGEN_CROP = (45 / 480, 471 / 480, 41 / 640, 601 / 640)
 GARG_CROP = (0.40810811, 0.99189189, 0.03594771, 0.96405229)
+
+
+def valid_mask(depth: np.ndarray | torch.Tensor, max_depth: float, min_depth: float = 1e-3):
+    """Valid ground truth, the one rule data, losses and metrics share: finite, above ``min_depth``, below ``max_depth``."""
+    if isinstance(depth, torch.Tensor):
+        return torch.isfinite(depth) & (depth > min_depth) & (depth < max_depth)
+    return np.isfinite(depth) & (depth > min_depth) & (depth < max_depth)
 
 
 def crop_mask(height: int, width: int, crop: str | None, device=None) -> torch.Tensor:
@@ -63,7 +71,7 @@ class DepthMetrics:
         pred, gt = pred.reshape(-1, *pred.shape[-2:]).float(), gt.reshape(-1, *gt.shape[-2:]).float()
         region = crop_mask(gt.shape[-2], gt.shape[-1], self.crop, gt.device)
         for p, g in zip(pred, gt):
-            valid = torch.isfinite(g) & (g > self.min_depth) & (g < self.max_depth) & region
+            valid = valid_mask(g, self.max_depth, self.min_depth) & region
             if not valid.any():
                 continue
             p, g = p[valid], g[valid]

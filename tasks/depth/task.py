@@ -4,17 +4,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 
-from ..engine import Task
+from ..engine import Evaluation, Task
 from ..engine.task import data_or_synthetic
 from .colorize import colorize
 from .config import DepthConfig
-from .data import DepthDataset, load_depth_split, read_depth_yaml, valid_mask
+from ..images import to_rgb, write_image
+from .data import DepthDataset, load_depth_split, read_depth_yaml
 from .losses import build_loss
-from .metrics import DepthMetrics
+from .metrics import DepthMetrics, valid_mask
 from .model import build_depth_model
 from .synth import write_scenes
 
@@ -38,9 +38,14 @@ class DepthTask(Task):
         self.spec = read_depth_yaml(resolve_data(config))
         self.max_depth = config.eval.max_depth or self.spec.max_depth
         self.size = (config.data.height, config.data.width)
-        self.train_pairs = load_depth_split(self.spec, "train")[0] if "train" in splits else []
-        self.val_pairs = load_depth_split(self.spec, "val")[0] if "val" in splits else []
+        self.train_pairs = self._load("train") if "train" in splits else []
+        self.val_pairs = self._load("val") if "val" in splits else []
         self.loss = build_loss(config.loss.name, **config.loss.kwargs)
+
+    def _load(self, split: str) -> list:
+        pairs, report = load_depth_split(self.spec, split, self.config.model.in_chans)
+        print(f"litebone: {report.summary()}")
+        return pairs
 
     def metadata(self) -> dict[str, Any]:
         return {"max_depth": self.max_depth, "mode": self.config.model.mode}
@@ -49,10 +54,10 @@ class DepthTask(Task):
         return build_depth_model(self.config.model, self.max_depth)
 
     def train_dataset(self) -> DepthDataset:
-        return DepthDataset(self.train_pairs, self.spec, self.size, train=True)
+        return DepthDataset(self.train_pairs, self.spec, self.size, train=True, channels=self.config.model.in_chans)
 
     def val_dataset(self) -> DepthDataset:
-        return DepthDataset(self.val_pairs, self.spec, self.size, train=False)
+        return DepthDataset(self.val_pairs, self.spec, self.size, train=False, channels=self.config.model.in_chans)
 
     def _target(self, depth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mask = valid_mask(depth, self.max_depth, self.config.eval.min_depth)
@@ -76,27 +81,28 @@ class DepthTask(Task):
         return 1.0 / align_scale_shift(pred, target, mask).clamp(min=1.0 / self.max_depth)
 
     @torch.no_grad()
-    def evaluate(self, model, loader, device) -> dict[str, float]:
+    def evaluate(self, model, loader, device) -> Evaluation:
+        """The full metric set; ``details["samples"]`` holds the first (image, prediction, ground truth) triplets."""
         cfg = self.config.eval
         model.eval()
         metrics = DepthMetrics(cfg.min_depth, self.max_depth, None if cfg.crop == "none" else cfg.crop, cfg.median_scaling)
-        self.samples = []
+        samples = []
         for batch in loader:
             depth = batch["depth"].to(device)
             pred = self.to_metres(model(batch["image"].to(device)).float(), depth)
             metrics.update(pred, depth)
-            if len(self.samples) < cfg.samples:
-                self.samples.extend(zip(batch["image"][: cfg.samples], pred.cpu()[: cfg.samples], depth.cpu()[: cfg.samples]))
-        return metrics.compute()
+            if len(samples) < cfg.samples:
+                samples.extend(zip(batch["image"][: cfg.samples], pred.cpu()[: cfg.samples], depth.cpu()[: cfg.samples]))
+        return Evaluation(metrics.compute(), {"samples": samples[: cfg.samples]})
 
-    def save_samples(self, out_dir: Path) -> None:
+    def save_samples(self, out_dir: Path, evaluation: Evaluation) -> None:
         """Image | prediction | ground truth, one row per validation sample, same colour scale per row."""
         rows = []
-        for image, pred, depth in self.samples[: self.config.eval.samples]:
+        for image, pred, depth in evaluation.details["samples"]:
             gt = depth[0].numpy()
             valid = gt[valid_mask(gt, self.max_depth)]
             vmin, vmax = (float(valid.min()), float(valid.max())) if valid.size else (None, None)
-            panels = [image.permute(1, 2, 0).numpy(), colorize(pred[0].numpy(), vmin, vmax), colorize(gt, vmin, vmax)]
+            panels = [to_rgb(image.permute(1, 2, 0).numpy()), colorize(pred[0].numpy(), vmin, vmax), colorize(gt, vmin, vmax)]
             rows.append(np.hstack(panels))
         if rows:
-            cv2.imwrite(str(out_dir / "val_depth.jpg"), cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR))
+            write_image(out_dir / "val_depth.jpg", np.vstack(rows))

@@ -45,8 +45,8 @@ class MetricZoom(A.DualTransform):
         return ("scale_limit",)
 
 
-def train_transform(size: tuple[int, int]) -> A.Compose:
-    """Resize to ``size`` (H, W), metric zoom, small rotation, flip, colour jitter.
+def train_transform(size: tuple[int, int], channels: int = 3) -> A.Compose:
+    """Resize to ``size`` (H, W), metric zoom, small rotation, flip, colour jitter (brightness/contrast unless RGB).
 
     The dataset reseeds it per sample from torch's RNG, so training is reproducible by seed.
     """
@@ -56,7 +56,8 @@ def train_transform(size: tuple[int, int]) -> A.Compose:
         MetricZoom(p=0.5),
         A.Affine(rotate=(-5, 5), border_mode=cv2.BORDER_CONSTANT, fill=0, fill_mask=0, mask_interpolation=cv2.INTER_NEAREST, p=0.3),
         A.HorizontalFlip(p=0.5),
-        A.ColorJitter(brightness=0.3, contrast=0.3, saturation=0.3, hue=0.05, p=0.8),
+        A.ColorJitter(brightness=0.3, contrast=0.3, saturation=0.3, hue=0.05, p=0.8) if channels == 3
+        else A.RandomBrightnessContrast(brightness_limit=0.3, contrast_limit=0.3, p=0.8),
     ], seed=None)
 
 

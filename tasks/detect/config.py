@@ -13,13 +13,13 @@ class DetectModelConfig:
     backbone: str = "mobilenetv3_small_100"
     out_indices: tuple[int, ...] = (2, 3, 4)
     pretrained: Any = False
+    in_chans: int = ranged(3, ge=1, le=4)
     backbone_kwargs: dict = field(default_factory=dict)
     frozen_stages: int = -1
     neck: str = "ghostpan"
     neck_kwargs: dict = field(default_factory=dict)
     head: str = "yolo"
-    reg_max: int = ranged(16, ge=1)
-    depthwise_head: bool = True
+    head_kwargs: dict = field(default_factory=lambda: {"reg_max": 16, "depthwise": True})
 
 
 @dataclass

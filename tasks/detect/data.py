@@ -22,7 +22,7 @@ from torch.utils.data import Dataset
 from ..config import read_yaml_mapping
 from ..errors import UserError
 from ..files import atomic_write_text
-from ..images import IMAGE_SUFFIXES, ImageReadError, ScanReport, read_image
+from ..images import ImageReadError, ScanReport, find_images, read_image
 from .letterbox import letterbox
 from .transforms import train_transform
 
@@ -130,18 +130,18 @@ def _parse_label_file(path: Path, num_classes: int, report: ScanReport) -> np.nd
     return np.array(rows, dtype=np.float32).reshape(-1, 5)
 
 
-def _image_size(path: Path, report: ScanReport) -> tuple[int, int] | None:
+def _image_size(path: Path, report: ScanReport, channels: int) -> tuple[int, int] | None:
     """(height, width) of the upright image as training will read it, or None (counted) when unusable."""
     try:
-        image = read_image(path)
+        image = read_image(path, channels)
     except ImageReadError as error:
         report.add(f"{error.reason} (skipped)", path)
         return None
     return image.shape[0], image.shape[1]
 
 
-def _yolo_records(image_dir: Path, num_classes: int, report: ScanReport) -> list[Record]:
-    images = sorted(p for p in image_dir.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+def _yolo_records(image_dir: Path, num_classes: int, report: ScanReport, channels: int) -> list[Record]:
+    images = find_images(image_dir)
     claims = Counter(_label_path(image) for image in images)
     records = []
     for image in images:
@@ -149,7 +149,7 @@ def _yolo_records(image_dir: Path, num_classes: int, report: ScanReport) -> list
         if claims[label_file] > 1:
             report.add("images sharing one label file with another image of the same name (skipped)", image)
             continue
-        size = _image_size(image, report)
+        size = _image_size(image, report, channels)
         if size is None:
             continue
         if label_file.is_file():
@@ -195,7 +195,7 @@ def _coco_box(annotation: Any) -> tuple[float, float, float, float] | None:
     return tuple(float(v) for v in box) if all(math.isfinite(v) for v in box) else None
 
 
-def _coco_records(json_path: Path, image_dir: Path, report: ScanReport) -> list[Record]:
+def _coco_records(json_path: Path, image_dir: Path, report: ScanReport, channels: int) -> list[Record]:
     coco = read_coco(json_path)
     class_of = {cat["id"]: i for i, cat in enumerate(sorted(_coco_categories(coco, json_path), key=lambda c: c["id"]))}
     images = [info for info in coco["images"] if isinstance(info, dict) and "id" in info and isinstance(info.get("file_name"), str)]
@@ -212,7 +212,7 @@ def _coco_records(json_path: Path, image_dir: Path, report: ScanReport) -> list[
     records = []
     for info in images:
         path = image_dir / info["file_name"]
-        size = _image_size(path, report)
+        size = _image_size(path, report, channels)
         if size is None:
             continue
         height, width = size
@@ -246,13 +246,13 @@ def _fingerprint(paths: list[Path]) -> str:
     return digest.hexdigest()
 
 
-def _read_cache(cache_file: Path, fingerprint: str, num_classes: int, report: ScanReport) -> list[Record] | None:
+def _read_cache(cache_file: Path, fingerprint: str, num_classes: int, channels: int, report: ScanReport) -> list[Record] | None:
     """The cached scan when it matches; an unreadable cache is reported and rebuilt."""
     if not cache_file.is_file():
         return None
     try:
         cached = json.loads(cache_file.read_text(encoding="utf-8"))
-        if cached.get("fingerprint") != fingerprint or cached.get("num_classes") != num_classes:
+        if (cached.get("fingerprint"), cached.get("num_classes"), cached.get("channels", 3)) != (fingerprint, num_classes, channels):
             return None
         records = [Record(r["image"], r["height"], r["width"], np.array(r["labels"], np.float32).reshape(-1, 5)) for r in cached["records"]]
         problems, examples = Counter(cached["problems"]), dict(cached.get("examples", {}))
@@ -264,8 +264,9 @@ def _read_cache(cache_file: Path, fingerprint: str, num_classes: int, report: Sc
     return records
 
 
-def load_split(spec: DataSpec, split: str, verbose: bool = True) -> tuple[list[Record], ScanReport]:
-    """Scan (or read from cache) one split; raise ``UserError`` if nothing usable is left."""
+def load_split(spec: DataSpec, split: str, channels: int = 3) -> tuple[list[Record], ScanReport]:
+    """Scan (or read from cache) one split, reading images with ``channels`` channels: its usable records and what
+    the scan found; ``UserError`` if nothing is usable."""
     if split not in spec.splits:
         raise UserError(f"the data has no '{split}' split; data.yaml lists {sorted(s for s in spec.splits if not s.endswith('_images'))}")
     source = spec.root / str(spec.splits[split])
@@ -281,11 +282,11 @@ def load_split(spec: DataSpec, split: str, verbose: bool = True) -> tuple[list[R
     cache_file = (source.parent if is_coco else source).with_name(f"{source.stem if is_coco else source.name}.litebone.cache.json")
     fingerprint = _fingerprint([p for p in watched if p.is_file()])
     report = ScanReport(split)
-    records = _read_cache(cache_file, fingerprint, len(spec.names), report)
+    records = _read_cache(cache_file, fingerprint, len(spec.names), channels, report)
     if records is None:
-        records = _coco_records(source, image_dir, report) if is_coco else _yolo_records(source, len(spec.names), report)
+        records = _coco_records(source, image_dir, report, channels) if is_coco else _yolo_records(source, len(spec.names), report, channels)
         payload = {
-            "fingerprint": fingerprint, "num_classes": len(spec.names), "problems": dict(report.problems), "examples": report.examples,
+            "fingerprint": fingerprint, "num_classes": len(spec.names), "channels": channels, "problems": dict(report.problems), "examples": report.examples,
             "records": [{"image": r.image, "height": r.height, "width": r.width, "labels": r.labels.tolist()} for r in records],
         }
         try:
@@ -293,8 +294,6 @@ def load_split(spec: DataSpec, split: str, verbose: bool = True) -> tuple[list[R
         except (OSError, UserError):
             report.add("label cache not writable (not cached)", cache_file)
     report.count = len(records)
-    if verbose:
-        print(f"litebone: {report.summary()}")
     if not records:
         raise UserError(f"the {split} split at {source} has no usable images ({report.summary()}); check the paths in data.yaml")
     return records, report
@@ -308,18 +307,19 @@ def yolo_to_xyxy(labels: np.ndarray, width: float, height: float) -> np.ndarray:
 class DetectionDataset(Dataset):
     """Training samples (augmented) or validation samples (letterboxed, with original-pixel ground truth)."""
 
-    def __init__(self, records: list[Record], img_size: int, train: bool, mosaic: float = 1.0) -> None:
+    def __init__(self, records: list[Record], img_size: int, train: bool, mosaic: float = 1.0, channels: int = 3) -> None:
         self.records = records
         self.img_size = img_size
         self.train = train
         self.mosaic = mosaic
-        self.transform = train_transform(img_size, mosaic) if train else None
+        self.channels = channels
+        self.transform = train_transform(img_size, mosaic, channels) if train else None
 
     def set_mosaic(self, probability: float) -> None:
         """Change the mosaic probability (e.g. 0 for the last epochs)."""
         if probability != self.mosaic and self.train:
             self.mosaic = probability
-            self.transform = train_transform(self.img_size, probability)
+            self.transform = train_transform(self.img_size, probability, self.channels)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -327,12 +327,12 @@ class DetectionDataset(Dataset):
     def _sample(self, index: int) -> dict[str, Any]:
         record = self.records[index]
         labels = record.labels
-        return {"image": read_image(record.image), "bboxes": labels[:, 1:5].clip(0, 1), "class_labels": labels[:, 0].astype(int).tolist()}
+        return {"image": read_image(record.image, self.channels), "bboxes": labels[:, 1:5].clip(0, 1), "class_labels": labels[:, 0].astype(int).tolist()}
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         if not self.train:
             record = self.records[index]
-            image, info = letterbox(read_image(record.image), self.img_size)
+            image, info = letterbox(read_image(record.image, self.channels), self.img_size)
             boxes = yolo_to_xyxy(record.labels, record.width, record.height)
             return {"image": _to_tensor(image), "info": info, "gt_boxes": boxes, "gt_classes": record.labels[:, 0].astype(int), "index": index}
         self.transform.set_random_seed(int(torch.randint(2**31 - 1, (1,))))

@@ -8,18 +8,15 @@ import numpy as np
 import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
-from ..config import from_dict
-from ..engine.distributed import parse_device
 from ..engine.runs import new_run_dir
-from ..engine.weights import read_trained
 from ..errors import UserError
-from ..files import atomic_write_text, check_output, make_dirs
-from ..images import ImageReadError, image_files, output_stems, read_image, write_image
-from ..onnx_export import check_format, write_onnx
+from ..files import atomic_write_text, check_output
+from ..images import to_rgb, write_image
+from ..inference import load_trained, readable_images, run_validation
+from ..onnx_export import check_format, input_metadata, write_onnx
 from .config import DetectConfig
-from .data import DetectionDataset, collate
+from .data import collate
 from .draw import draw_detections
 from .evaluate import ap_table, per_class_ap
 from .model import Detector, build_detector
@@ -28,16 +25,13 @@ from .task import DetectTask
 
 def load_detector(weights: str | Path, device: str = "cpu") -> tuple[Detector, DetectConfig, list[str]]:
     """Rebuild the trained detector (EMA weights when present), its config and class names."""
-    target = parse_device(device, "--device")
-    state, config_dict, meta = read_trained(weights, "detect")
-    config = from_dict(DetectConfig, config_dict)
-    config.model.pretrained = False
-    names = meta.get("names")
-    if not names:
-        raise UserError(f"{weights} has no class names; it was not written by litebone's detection trainer")
-    model = build_detector(config.model, len(names))
-    model.load_state_dict(state)
-    return model.to(target).eval(), config, names
+    def build(config: DetectConfig, meta: dict) -> Detector:
+        if not meta.get("names"):
+            raise UserError(f"{weights} has no class names; it was not written by litebone's detection trainer")
+        return build_detector(config.model, len(meta["names"]))
+
+    model, config, meta = load_trained(weights, "detect", DetectConfig, build, device)
+    return model, config, meta["names"]
 
 
 def validate(weights: str, data: str | None = None, img_size: int | None = None, batch_size: int = 16,
@@ -51,15 +45,15 @@ def validate(weights: str, data: str | None = None, img_size: int | None = None,
     task = DetectTask(config, splits=("val",))
     if task.names != names:
         raise UserError(f"the data's classes {task.names} differ from the model's {names}")
-    loader = DataLoader(DetectionDataset(task.val_records, config.data.img_size, train=False), batch_size=batch_size, collate_fn=collate)
-    metrics = task.evaluate(model, loader, next(model.parameters()).device)
-    out = make_dirs(new_run_dir(project, "detect", name, False))
-    task.save_samples(out)
-    ap, ap50 = per_class_ap(task.last_eval["precision"], len(names))
-    instances = np.bincount(np.concatenate([c for c in task.last_eval["gt_classes"]] or [np.zeros(0, int)]).astype(int), minlength=len(names))
+    loader = DataLoader(task.val_dataset(), batch_size=batch_size, collate_fn=collate)
+    evaluation, out = run_validation(task, model, loader, project, name)
+    ap, ap50 = per_class_ap(evaluation.details["precision"], len(names))
+    classes = evaluation.details["gt_classes"]
+    instances = np.bincount(np.concatenate(classes or [np.zeros(0, int)]).astype(int), minlength=len(names))
     table = ap_table(names, ap, ap50, instances)
-    (out / "per_class_ap.txt").write_text(table + "\n")
+    atomic_write_text(out / "per_class_ap.txt", table + "\n")
     print(table)
+    metrics = evaluation.metrics
     print(f"mAP50-95 {metrics['mAP50-95']:.4f}  mAP50 {metrics['mAP50']:.4f}  -> {out}")
     return metrics
 
@@ -70,17 +64,9 @@ def predict(weights: str, source: str, img_size: int | None = None, conf: float 
     model, config, names = load_detector(weights, device)
     size = img_size or config.data.img_size
     out = new_run_dir(project, "detect", name, False)
-    files = image_files(source)
-    skipped = 0
-    for path, stem in zip(tqdm(files, desc="predict", leave=False), output_stems(files, source)):
-        try:
-            image = read_image(path)
-        except ImageReadError as error:
-            print(f"litebone: skipped {error}")
-            skipped += 1
-            continue
+    for path, stem, image in readable_images(source, model.backbone.in_chans):
         detections = model.predict([image], size, conf, iou, max_det)[0]
-        write_image(out / f"{stem}.jpg", draw_detections(image, detections, names))
+        write_image(out / f"{stem}.jpg", draw_detections(to_rgb(image), detections, names))
         if save_txt:
             h, w = image.shape[:2]
             lines = [f"{int(c)} {(x1 + x2) / 2 / w:.6f} {(y1 + y2) / 2 / h:.6f} {(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f} {s:.4f}\n"
@@ -91,8 +77,6 @@ def predict(weights: str, source: str, img_size: int | None = None, conf: float 
                 {"box": [round(float(v), 2) for v in d[:4]], "score": round(float(d[4]), 4), "class": int(d[5]), "name": names[int(d[5])]}
                 for d in detections]}
             atomic_write_text(out / "labels" / f"{stem}.json", json.dumps(record, indent=1))
-    if skipped:
-        print(f"litebone: skipped {skipped} of {len(files)} images (named above)")
     print(f"litebone: predictions in {out}")
     return out
 
@@ -140,6 +124,9 @@ def export(weights: str, fmt: str = "onnx", nms: bool = False, img_size: int | N
     if size % 32:
         raise UserError(f"export size {size} must be a multiple of 32")
     wrapper = ExportNMS(model, conf, iou, max_det) if nms else ExportRaw(model)
-    write_onnx(wrapper.eval(), torch.zeros(1, 3, size, size), path, ["images"], ["output"], dynamic and not nms)
+    metadata = {"task": "detect", "names": names, "img_size": size, "nms": nms, "normalised_inside": "true",
+                **input_metadata(model.backbone.input_spec)}
+    write_onnx(wrapper.eval(), torch.zeros(1, model.backbone.in_chans, size, size), path, ["images"], ["output"], dynamic and not nms,
+               metadata)
     print(f"litebone: exported {path} ({'with' if nms else 'without'} NMS, {size}x{size}, classes {names})")
     return path

@@ -27,19 +27,12 @@ def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, LetterboxInfo]:
     ratio = size / max(height, width)
     new_w, new_h = max(1, round(width * ratio)), max(1, round(height * ratio))
     resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR) if (new_w, new_h) != (width, height) else image
+    resized = resized.reshape(new_h, new_w, image.shape[2])
     pad_x, pad_y = (size - new_w) / 2, (size - new_h) / 2
     left, top = int(round(pad_x - 0.1)), int(round(pad_y - 0.1))
     canvas = np.full((size, size, image.shape[2]), PAD_VALUE, dtype=image.dtype)
     canvas[top:top + new_h, left:left + new_w] = resized
     return canvas, LetterboxInfo(ratio, left, top, height, width)
-
-
-def to_letterbox(boxes: np.ndarray | torch.Tensor, info: LetterboxInfo):
-    """xyxy boxes in original pixels -> letterboxed input pixels."""
-    out = boxes * info.ratio
-    out[..., [0, 2]] += info.pad_x
-    out[..., [1, 3]] += info.pad_y
-    return out
 
 
 def from_letterbox(boxes: np.ndarray | torch.Tensor, info: LetterboxInfo):
@@ -50,3 +43,13 @@ def from_letterbox(boxes: np.ndarray | torch.Tensor, info: LetterboxInfo):
     out[..., [0, 2]] = out[..., [0, 2]].clip(0, info.original_width)
     out[..., [1, 3]] = out[..., [1, 3]].clip(0, info.original_height)
     return out
+
+
+def detections_to_original(detections: list[torch.Tensor], infos: list[LetterboxInfo]) -> list[np.ndarray]:
+    """Per image (N, 6) ``[x1, y1, x2, y2, score, class]`` in letterboxed pixels -> float32 arrays in original pixels."""
+    mapped = []
+    for rows, info in zip(detections, infos):
+        rows = rows.float().cpu()
+        rows[:, :4] = from_letterbox(rows[:, :4], info)
+        mapped.append(rows.numpy())
+    return mapped

@@ -63,15 +63,13 @@ def distribution_focal_loss(logits: torch.Tensor, target: torch.Tensor) -> torch
 class DetectionLoss(nn.Module):
     """Loss for a ``YOLOHead``'s raw maps given targets in input pixels."""
 
-    def __init__(self, head: YOLOHead, gains: LossGains | None = None, topk: int = 10, alpha: float = 0.5, beta: float = 6.0) -> None:
+    def __init__(self, gains: LossGains | None = None, topk: int = 10, alpha: float = 0.5, beta: float = 6.0) -> None:
         super().__init__()
-        self.head = head
         self.gains = gains or LossGains()
         self.assigner = TaskAlignedAssigner(topk=topk, alpha=alpha, beta=beta)
 
-    def forward(self, raw: list[torch.Tensor], targets: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        """Total loss and its parts; ``targets`` is (N, 6) ``[image, class, x1, y1, x2, y2]`` in pixels."""
-        head = self.head
+    def forward(self, head: YOLOHead, raw: list[torch.Tensor], targets: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """Total loss and its parts for ``head``'s ``raw`` maps; ``targets`` is (N, 6) ``[image, class, x1, y1, x2, y2]`` in pixels."""
         batch = raw[0].shape[0]
         anchors, stride = make_anchors([r.shape[-2:] for r in raw], head.strides, raw[0].device)
         box_logits, cls_logits = head.flatten(raw)

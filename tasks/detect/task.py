@@ -4,17 +4,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import cv2
 import torch
 
-from ..engine import Task
+from ..engine import Evaluation, Task
+from ..engine.distributed import unwrap
 from ..engine.task import data_or_synthetic
-from ..images import read_image
+from ..images import read_image, to_rgb, write_image
 from .config import DetectConfig
 from .data import DetectionDataset, collate, load_split, read_data_yaml
 from .draw import draw_detections, image_grid
 from .evaluate import coco_evaluate, confusion_matrix, plot_confusion, plot_pr_curves
-from .letterbox import from_letterbox
+from .letterbox import detections_to_original
 from .loss import DetectionLoss, LossGains
 from .model import build_detector
 from .synth import write_shapes
@@ -35,26 +35,30 @@ class DetectTask(Task):
         self.config = config
         self.spec = read_data_yaml(resolve_data(config))
         self.names = self.spec.names
-        self.train_records = load_split(self.spec, "train")[0] if "train" in splits else []
-        self.val_records = load_split(self.spec, "val")[0] if "val" in splits else []
+        self.train_records = self._load("train") if "train" in splits else []
+        self.val_records = self._load("val") if "val" in splits else []
+        gains = config.loss
+        self.loss = DetectionLoss(LossGains(gains.box, gains.cls, gains.dfl), gains.topk, gains.alpha, gains.beta)
         self._train_set: DetectionDataset | None = None
-        self.last_eval: dict[str, Any] = {}
+
+    def _load(self, split: str) -> list:
+        records, report = load_split(self.spec, split, self.config.model.in_chans)
+        print(f"litebone: {report.summary()}")
+        return records
 
     def metadata(self) -> dict[str, Any]:
         return {"names": self.names}
 
     def build_model(self) -> torch.nn.Module:
-        model = build_detector(self.config.model, len(self.names))
-        gains = self.config.loss
-        self.loss = DetectionLoss(model.head, LossGains(gains.box, gains.cls, gains.dfl), gains.topk, gains.alpha, gains.beta)
-        return model
+        return build_detector(self.config.model, len(self.names))
 
     def train_dataset(self) -> DetectionDataset:
-        self._train_set = DetectionDataset(self.train_records, self.config.data.img_size, train=True, mosaic=self.config.data.mosaic)
+        self._train_set = DetectionDataset(self.train_records, self.config.data.img_size, train=True, mosaic=self.config.data.mosaic,
+                                           channels=self.config.model.in_chans)
         return self._train_set
 
     def val_dataset(self) -> DetectionDataset:
-        return DetectionDataset(self.val_records, self.config.data.img_size, train=False)
+        return DetectionDataset(self.val_records, self.config.data.img_size, train=False, channels=self.config.model.in_chans)
 
     def on_epoch_start(self, epoch: int, epochs: int) -> None:
         if self._train_set is not None and epoch >= epochs - self.config.data.close_mosaic:
@@ -62,38 +66,31 @@ class DetectTask(Task):
 
     def training_step(self, model, batch, device):
         raw = model(batch["image"].to(device, non_blocking=True))
-        return self.loss(raw, batch["targets"].to(device))
+        return self.loss(unwrap(model).head, raw, batch["targets"].to(device))
 
     @torch.no_grad()
-    def evaluate(self, model, loader, device) -> dict[str, float]:
+    def evaluate(self, model, loader, device) -> Evaluation:
+        """COCO mAP; ``details`` holds COCOeval's precision array, the ground truth and the detections in original pixels."""
         cfg = self.config.eval
         model.eval()
         gt_boxes, gt_classes, detections, sizes = [], [], [], []
         for batch in loader:
             outputs = model.detect(batch["image"].to(device), cfg.conf, cfg.iou, cfg.max_det)
-            for dets, info, boxes, classes in zip(outputs, batch["info"], batch["gt_boxes"], batch["gt_classes"]):
-                dets = dets.float().cpu()
-                dets[:, :4] = from_letterbox(dets[:, :4], info)
-                detections.append(dets.numpy())
-                gt_boxes.append(boxes)
-                gt_classes.append(classes)
-                sizes.append((info.original_height, info.original_width))
+            detections.extend(detections_to_original(outputs, batch["info"]))
+            gt_boxes.extend(batch["gt_boxes"])
+            gt_classes.extend(batch["gt_classes"])
+            sizes.extend((info.original_height, info.original_width) for info in batch["info"])
         metrics, precision = coco_evaluate(gt_boxes, gt_classes, detections, sizes, len(self.names))
-        self.last_eval = {"precision": precision, "gt_boxes": gt_boxes, "gt_classes": gt_classes, "detections": detections}
-        return metrics
+        return Evaluation(metrics, {"precision": precision, "gt_boxes": gt_boxes, "gt_classes": gt_classes, "detections": detections})
 
-    def save_samples(self, out_dir: Path) -> None:
-        """PR curves and confusion matrix of the last evaluation, and predictions drawn on validation images."""
-        if not self.last_eval:
-            return
-        ev = self.last_eval
-        plot_pr_curves(ev["precision"], self.names, out_dir / "pr_curve.png")
-        matrix = confusion_matrix(ev["gt_boxes"], ev["gt_classes"], ev["detections"], len(self.names))
+    def save_samples(self, out_dir: Path, evaluation: Evaluation) -> None:
+        """PR curves and confusion matrix of ``evaluation``, and its predictions drawn on validation images."""
+        details = evaluation.details
+        plot_pr_curves(details["precision"], self.names, out_dir / "pr_curve.png")
+        matrix = confusion_matrix(details["gt_boxes"], details["gt_classes"], details["detections"], len(self.names))
         plot_confusion(matrix, self.names, out_dir / "confusion_matrix.png")
         count = min(self.config.eval.samples, len(self.val_records))
-        tiles = []
-        for record, dets in zip(self.val_records[:count], ev["detections"][:count]):
-            image = read_image(record.image)
-            tiles.append(draw_detections(image, dets[dets[:, 4] > 0.25], self.names))
+        tiles = [draw_detections(to_rgb(read_image(record.image, self.config.model.in_chans)), dets[dets[:, 4] > 0.25], self.names)
+                 for record, dets in zip(self.val_records[:count], details["detections"][:count])]
         if tiles:
-            cv2.imwrite(str(out_dir / "val_predictions.jpg"), cv2.cvtColor(image_grid(tiles), cv2.COLOR_RGB2BGR))
+            write_image(out_dir / "val_predictions.jpg", image_grid(tiles))

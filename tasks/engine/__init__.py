@@ -1,7 +1,7 @@
 """The engine both tasks share: ``Trainer`` runs a ``Task``."""
 from .checkpoint import atomic_save, export_safetensors, load_checkpoint
 from .config import RunConfig, TrainConfig
-from .task import Task
+from .task import Evaluation, Task
 from .trainer import NonFiniteLossError, Trainer
 
-__all__ = ["NonFiniteLossError", "RunConfig", "Task", "TrainConfig", "Trainer", "atomic_save", "export_safetensors", "load_checkpoint"]
+__all__ = ["Evaluation", "NonFiniteLossError", "RunConfig", "Task", "TrainConfig", "Trainer", "atomic_save", "export_safetensors", "load_checkpoint"]

@@ -60,6 +60,11 @@ def setup(device_name: str) -> torch.device:
     return device
 
 
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The model inside a ``DistributedDataParallel`` wrapper (or ``model`` itself)."""
+    return model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
+
+
 def barrier() -> None:
     if world_size() > 1:
         dist.barrier()

@@ -1,6 +1,7 @@
 """What a task hands the engine: model, loss step, data, evaluator, and optional per-epoch hooks."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -20,11 +21,21 @@ def data_or_synthetic(configured: str | None, synth_dir: str, write: Callable[[P
     return out / "data.yaml"
 
 
-class Task:
-    """Subclass and fill in; the ``Trainer`` owns everything else.
+@dataclass
+class Evaluation:
+    """What ``Task.evaluate`` found: ``metrics`` for the engine, and ``details`` (the task's own: detections,
+    sample predictions) for ``Task.save_samples`` and reports."""
 
-    ``metric`` names the key of ``evaluate``'s result that selects ``best.pt`` and drives early
-    stopping; ``metric_mode`` says whether higher or lower is better.
+    metrics: dict[str, float]
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class Task:
+    """What a task hands the engine. Subclass and fill in the extension points; the ``Trainer`` owns the rest.
+
+    ``metric`` names the key of ``evaluate``'s metrics that selects ``best.pt`` and drives early
+    stopping; ``metric_mode`` says whether higher or lower is better; ``collate_fn`` batches the
+    datasets' samples (None: torch's default).
     """
 
     name: str = "task"
@@ -33,19 +44,27 @@ class Task:
     collate_fn: Callable | None = None
 
     def build_model(self) -> nn.Module:
+        """A freshly initialised model (pretrained backbone weights as configured), in training mode."""
         raise NotImplementedError
 
     def train_dataset(self) -> Dataset:
+        """The training split, augmented; called once per run."""
         raise NotImplementedError
 
     def val_dataset(self) -> Dataset:
+        """The validation split, unaugmented; called once per run."""
         raise NotImplementedError
 
     def training_step(self, model: nn.Module, batch: Any, device: torch.device) -> tuple[torch.Tensor, dict[str, float]]:
-        """Forward and loss on one batch: (loss to backpropagate, named loss items to log)."""
+        """Forward and loss on one batch: (loss to backpropagate, named loss items to log).
+
+        ``model`` may be wrapped in ``DistributedDataParallel``; call it, and reach its parts through
+        ``unwrap(model)``.
+        """
         raise NotImplementedError
 
-    def evaluate(self, model: nn.Module, loader: Any, device: torch.device) -> dict[str, float]:
+    def evaluate(self, model: nn.Module, loader: Any, device: torch.device) -> Evaluation:
+        """Score ``model`` (in eval mode, no gradients) on every batch of ``loader``."""
         raise NotImplementedError
 
     def batch_size(self, batch: Any) -> int:
@@ -58,7 +77,7 @@ class Task:
         return {}
 
     def on_epoch_start(self, epoch: int, epochs: int) -> None:
-        """Hook: e.g. switch mosaic off for the last epochs."""
+        """Hook before each training epoch (0-based ``epoch`` of ``epochs``): e.g. switch mosaic off for the last ones."""
 
-    def save_samples(self, out_dir: Path) -> None:
-        """Hook: write sample predictions of the last ``evaluate`` to ``out_dir``."""
+    def save_samples(self, out_dir: Path, evaluation: Evaluation) -> None:
+        """Hook after each evaluation: write plots and sample predictions of ``evaluation`` into ``out_dir``."""

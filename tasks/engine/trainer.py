@@ -261,7 +261,8 @@ class Trainer:
                 self.task.on_epoch_start(epoch, cfg.epochs)
                 row = {"epoch": epoch + 1, **self._train_epoch(epoch), "lr": self.lr}
                 if dist.is_main():
-                    metrics = self.task.evaluate(self.eval_model, self.val_loader, self.device)
+                    evaluation = self.task.evaluate(self.eval_model, self.val_loader, self.device)
+                    metrics = evaluation.metrics
                     row.update({f"val/{k}": v for k, v in metrics.items()})
                     row["time"] = elapsed_before + time.perf_counter() - started
                     value = metrics[self.task.metric]
@@ -277,7 +278,7 @@ class Trainer:
                     completed = epoch
                     write_rows(results_csv, rows)
                     plot_rows(rows, self.run_dir / "results.png")
-                    self.task.save_samples(self.run_dir)
+                    self.task.save_samples(self.run_dir, evaluation)
                     print(
                         f"epoch {epoch + 1}/{cfg.epochs}  "
                         + "  ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "epoch")

@@ -117,16 +117,6 @@ def test_truncated_safetensors_is_a_clear_error(tmp_path):
         get_backbone("mobilenetv2_050", pretrained=str(path))
 
 
-def test_unreachable_upstream_weights_raise_the_offline_error(monkeypatch):
-    import timm
-
-    create = timm.create_model
-
-    def offline(*args, pretrained=False, **kwargs):
-        if pretrained:
-            raise OSError("We couldn't connect to 'https://huggingface.co'")
-        return create(*args, **kwargs)
-
-    monkeypatch.setattr(timm, "create_model", offline)
+def test_unreachable_upstream_weights_raise_the_offline_error(offline_timm):
     with pytest.raises(WeightsUnavailableError, match="pass pretrained='path/to/weights.safetensors'"):
         get_backbone("resnet18", pretrained=True)

@@ -13,7 +13,7 @@ SMALL_TIMM = [n for n in TIMM_NAMED if not n.startswith(("efficientnet_b", "xcep
 @pytest.mark.parametrize("name", SMALL_TIMM)
 def test_identical_to_timm_features_only(name):
     levels = available_levels(name)
-    ours = get_backbone(name, out_indices=tuple(levels)).eval()
+    ours = get_backbone(name, out_indices=tuple(levels), exact_sizes=False).eval()
     theirs = timm.create_model(name, features_only=True, out_indices=tuple(lv.feature_index for lv in levels.values())).eval()
     theirs.load_state_dict(ours.body.state_dict())
     x = torch.randn(1, 3, 96, 96)
@@ -25,7 +25,7 @@ def test_identical_to_timm_features_only(name):
 def test_ghostnet_taps_last_block_where_timm_taps_first(tmp_path):
     reference = timm.create_model("ghostnet_100").eval()
     torch.save(reference.state_dict(), tmp_path / "ghostnet.pth")
-    ours = get_backbone("ghostnet_100", out_indices=(3, 4), pretrained=str(tmp_path / "ghostnet.pth")).eval()
+    ours = get_backbone("ghostnet_100", out_indices=(3, 4), pretrained=str(tmp_path / "ghostnet.pth"), exact_sizes=False).eval()
     x = torch.randn(1, 3, 96, 96)
     with torch.no_grad():
         h = reference.act1(reference.bn1(reference.conv_stem(x)))
@@ -48,7 +48,7 @@ def test_shufflenet_v2_matches_torchvision_on_its_weights(tmp_path, width):
             module.running_var.uniform_(0.5, 1.5)
     path = tmp_path / "tv.pth"
     torch.save(reference.state_dict(), path)
-    ours = get_backbone(f"shufflenet_v2_x{width}", out_indices=(0, 1, 2, 3, 4), pretrained=str(path)).eval()
+    ours = get_backbone(f"shufflenet_v2_x{width}", out_indices=(0, 1, 2, 3, 4), pretrained=str(path), exact_sizes=False).eval()
     x = torch.randn(2, 3, 128, 128)
     with torch.no_grad():
         c1 = reference.conv1(x)
@@ -69,7 +69,7 @@ def test_squeezenet_matches_torchvision_on_its_weights(tmp_path, version, taps):
     from safetensors.torch import save_file
 
     save_file(reference.state_dict(), str(path))
-    ours = get_backbone(f"squeezenet{version}", out_indices=(0, 1, 2, 3, 4), pretrained=str(path)).eval()
+    ours = get_backbone(f"squeezenet{version}", out_indices=(0, 1, 2, 3, 4), pretrained=str(path), exact_sizes=False).eval()
     x = torch.randn(1, 3, 128, 128)
     expected, h = [], x
     with torch.no_grad():

@@ -34,9 +34,7 @@ def test_every_curated_backbone_returns_declared_levels(name):
         features = backbone(torch.randn(1, 3, 128, 128))
     assert [f.shape[1] for f in features] == backbone.channels
     heights = [f.shape[-2] for f in features]
-    assert heights == sorted(heights, reverse=True)
-    if not name.startswith(("squeezenet", "legacy_xception")):
-        assert heights == [128 // s for s in backbone.strides]
+    assert heights == [128 // s for s in backbone.strides], "the backbone owns exact level sizes"
 
 
 @pytest.mark.parametrize(
@@ -87,6 +85,22 @@ def test_width_multiplier_argument():
     assert get_backbone("shufflenet_v1_g3_x1_0", width_mult=2.0).channels == [480, 960, 1920]
 
 
+@pytest.mark.parametrize("name", ["squeezenet1_0", "squeezenet1_1", "legacy_xception", "mobilenetv2_100", "shufflenet_v2_x0_5"])
+def test_every_level_is_ceil_sized_and_the_switch_gives_native_sizes(name):
+    x = torch.randn(1, 3, 100, 130)
+    exact = get_backbone(name, out_indices=(2, 3, 4)).eval()
+    native = get_backbone(name, out_indices=(2, 3, 4), exact_sizes=False).eval()
+    native.load_state_dict(exact.state_dict())
+    with torch.no_grad():
+        exact_levels, native_levels = exact(x), native(x)
+    assert [tuple(f.shape[-2:]) for f in exact_levels] == [(13, 17), (7, 9), (4, 5)]
+    for a, b in zip(exact_levels, native_levels):
+        if a.shape == b.shape:
+            assert torch.equal(a, b), "levels already at the exact size pass through untouched"
+    if name.startswith("squeezenet1_0"):
+        assert [tuple(f.shape[-2:]) for f in native_levels] == [(11, 15), (5, 7), (2, 3)]
+
+
 def test_odd_input_sizes_give_ceil_sized_levels():
     backbone = get_backbone("mobilenetv2_100").eval()
     features = backbone(torch.randn(1, 3, 100, 130))
@@ -115,7 +129,7 @@ def test_register_backbone_adds_a_user_network():
     def user_tiny(pretrained=False, in_chans=3):
         return Tiny(in_chans)
 
-    from backbones._registry import _REGISTRY
+    from backbones import BACKBONES
 
     try:
         backbone = get_backbone("user_tiny_test", out_indices=(0, 1))
@@ -123,4 +137,4 @@ def test_register_backbone_adds_a_user_network():
         assert [f.shape[-1] for f in backbone(torch.randn(1, 3, 32, 32))] == [16, 8]
         assert "user_tiny_test" in list_backbones("user_*")
     finally:
-        _REGISTRY.pop("user_tiny_test", None)
+        BACKBONES.remove("user_tiny_test")

@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from heads import Registry, build_head, build_neck
-from heads.depth import build_decoder
+from backbones import Registry
+from heads import build_decoder, build_head, build_neck
 
 
 def test_registry_rejects_duplicates_and_suggests_names():
@@ -49,3 +49,29 @@ def test_fastdepth_skips_add_without_projection():
 def test_smp_decoders_need_stride_4_to_32():
     with pytest.raises(ValueError, match="missing \\[4\\]"):
         build_decoder("unet", in_channels=[40, 112, 320], strides=[8, 16, 32])
+
+
+def test_no_module_in_heads_imports_a_module_that_imports_it_back():
+    import ast
+    from pathlib import Path
+
+    root = Path(__import__("heads").__file__).parent
+    modules = {".".join(("heads", *p.relative_to(root).with_suffix("").parts)).removesuffix(".__init__"): p for p in root.rglob("*.py")}
+
+    def imports(name, path):
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1] if node.level else []
+                target = ".".join([*base, node.module] if node.module else base) if node.level else node.module
+                found |= {target} | {f"{target}.{alias.name}" for alias in node.names}
+            elif isinstance(node, ast.Import):
+                found |= {alias.name for alias in node.names}
+        return {m for m in found if m in modules and m != name}
+
+    graph = {name: imports(name, path) for name, path in modules.items()}
+    for name, targets in graph.items():
+        for target in targets:
+            assert name not in graph[target], f"{name} and {target} import each other"

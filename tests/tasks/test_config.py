@@ -85,6 +85,23 @@ def test_every_shipped_recipe_loads(recipe):
     assert config.train.epochs > 0 and config.model.backbone
 
 
+@pytest.mark.parametrize("recipe", ["detect", "depth"])
+def test_the_default_recipes_are_the_dataclass_defaults_written_out(recipe):
+    """configs/detect.yaml and configs/depth.yaml restate the defaults; a default changed in one place fails here."""
+    from pathlib import Path
+
+    import yaml
+
+    from tasks.depth import DepthConfig
+    from tasks.detect import DetectConfig
+
+    cls = {"detect": DetectConfig, "depth": DepthConfig}[recipe]
+    path = Path(__file__).resolve().parents[2] / "configs" / f"{recipe}.yaml"
+    assert load_config(cls, path) == cls()
+    written = yaml.safe_load(path.read_text())
+    assert set(written) == {"model", "data", "loss", "eval", "train", "run"} - ({"eval"} if recipe == "detect" else set())
+
+
 def test_an_extends_cycle_is_a_clear_error(tmp_path):
     (tmp_path / "a.yaml").write_text("extends: b.yaml\n")
     (tmp_path / "b.yaml").write_text("extends: a.yaml\n")

@@ -14,7 +14,7 @@ import torch.nn as nn
 from torch.utils.data import TensorDataset
 
 from tasks.config import load_config
-from tasks.engine import RunConfig, Task, TrainConfig, Trainer
+from tasks.engine import Evaluation, RunConfig, Task, TrainConfig, Trainer
 
 
 @dataclass
@@ -63,7 +63,7 @@ class ToyTask(Task):
     def evaluate(self, model, loader, device):
         model.eval()
         errors = [nn.functional.mse_loss(model(x.to(device)), y.to(device), reduction="sum") for x, y in loader]
-        return {"mse": float(sum(errors) / len(loader.dataset))}
+        return Evaluation({"mse": float(sum(errors) / len(loader.dataset))})
 
 
 def main(argv=None) -> None:

@@ -76,7 +76,8 @@ def test_dfl_is_minimal_for_the_right_bins():
 def _loss_setup():
     torch.manual_seed(0)
     head = YOLOHead([16, 16], [8, 16], num_classes=3)
-    return head, DetectionLoss(head)
+    loss = DetectionLoss()
+    return head, lambda raw, targets: loss(head, raw, targets)
 
 
 def test_loss_is_finite_with_and_without_targets_and_backpropagates():

@@ -21,7 +21,7 @@ def dataset(tmp_path):
 
 
 def _scan(path, split="train"):
-    return load_split(read_data_yaml(path), split, verbose=False)
+    return load_split(read_data_yaml(path), split)
 
 
 def save_rotated_jpeg(path, upright: np.ndarray) -> None:

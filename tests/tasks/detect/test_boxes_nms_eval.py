@@ -11,8 +11,16 @@ from pycocotools.cocoeval import COCOeval
 from torchvision.ops import batched_nms
 
 from tasks.detect.evaluate import coco_evaluate, confusion_matrix, per_class_ap
-from tasks.detect.letterbox import PAD_VALUE, from_letterbox, letterbox, to_letterbox
+from tasks.detect.letterbox import PAD_VALUE, from_letterbox, letterbox
 from tasks.detect.postprocess import non_max_suppression
+
+
+def to_letterbox(boxes, info):
+    """The forward map, written out independently: original pixels -> letterboxed input pixels."""
+    out = boxes * info.ratio
+    out[..., [0, 2]] += info.pad_x
+    out[..., [1, 3]] += info.pad_y
+    return out
 
 
 @pytest.mark.parametrize("height, width", [(480, 640), (640, 480), (100, 100), (37, 211)])

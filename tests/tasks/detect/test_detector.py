@@ -18,10 +18,9 @@ TARGETS = torch.tensor([[0, 1, 8.0, 8.0, 40.0, 36.0], [1, 0, 20.0, 4.0, 60.0, 50
 @pytest.mark.parametrize("name", list_backbones())
 def test_every_curated_backbone_trains_one_step_in_a_detector(name):
     model = Detector(name, num_classes=2, neck="ghostpan", neck_kwargs={"channels": 32}).train()
-    loss_fn = DetectionLoss(model.head)
     optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01)
     images = torch.randint(0, 255, (2, 3, 64, 64), dtype=torch.uint8)
-    loss, items = loss_fn(model(images), TARGETS)
+    loss, items = DetectionLoss()(model.head, model(images), TARGETS)
     loss.backward()
     optimizer.step()
     assert torch.isfinite(loss) and items["box"] > 0

@@ -27,7 +27,7 @@ def test_short_training_reaches_a_map_an_untrained_model_cannot(tmp_path):
     task = DetectTask(config)
     untrained = task.build_model().eval()
     loader = DataLoader(DetectionDataset(task.val_records, 128, train=False), batch_size=16, collate_fn=collate)
-    before = task.evaluate(untrained, loader, torch.device("cpu"))["mAP50"]
+    before = task.evaluate(untrained, loader, torch.device("cpu")).metrics["mAP50"]
     assert before < UNTRAINED_CEILING
 
     Trainer(task, config).fit()

@@ -1,0 +1,60 @@
+"""What the detect and depth inference commands share: rebuilding a trained model, and the validate scaffold."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Iterator, TypeVar
+
+import numpy as np
+import torch.nn as nn
+from tqdm import tqdm
+
+from .config import from_dict
+from .engine import Evaluation, Task
+from .engine.distributed import parse_device
+from .engine.runs import new_run_dir
+from .engine.weights import read_trained
+from .files import make_dirs
+from .images import ImageReadError, image_files, output_stems, read_image
+
+C = TypeVar("C")
+
+
+def load_trained(weights: str | Path, task: str, config_class: type[C], build: Callable[[C, dict[str, Any]], nn.Module],
+                 device: str = "cpu") -> tuple[nn.Module, C, dict[str, Any]]:
+    """(model in eval mode on ``device``, its config, its metadata) from a ``.pt`` or ``.safetensors`` of ``task``.
+
+    ``build(config, metadata)`` makes the untrained model; the weights are the EMA ones when present,
+    and the backbone is never re-downloaded.
+    """
+    target = parse_device(device, "--device")
+    state, config_dict, meta = read_trained(weights, task)
+    config = from_dict(config_class, config_dict)
+    config.model.pretrained = False
+    model = build(config, meta)
+    model.load_state_dict(state)
+    return model.to(target).eval(), config, meta
+
+
+def readable_images(source: str | Path, channels: int) -> Iterator[tuple[Path, Path, np.ndarray]]:
+    """(path, distinct output stem, image) for every image in ``source`` that reads, with a progress bar; each
+    unreadable one is named and skipped, and the count is printed at the end."""
+    files = image_files(source)
+    skipped = 0
+    for path, stem in zip(tqdm(files, desc="predict", leave=False), output_stems(files, source)):
+        try:
+            image = read_image(path, channels)
+        except ImageReadError as error:
+            print(f"litebone: skipped {error}")
+            skipped += 1
+            continue
+        yield path, stem, image
+    if skipped:
+        print(f"litebone: skipped {skipped} of {len(files)} images (named above)")
+
+
+def run_validation(task: Task, model: nn.Module, loader: Any, project: str, name: str) -> tuple[Evaluation, Path]:
+    """Evaluate ``model`` and save its samples into a new run dir ``<project>/<task>/<name>N``; return both."""
+    evaluation = task.evaluate(model, loader, next(model.parameters()).device)
+    out = make_dirs(new_run_dir(project, task.name, name, False))
+    task.save_samples(out, evaluation)
+    return evaluation, out
