@@ -48,13 +48,13 @@ class C2f(nn.Module):
         self.hidden = out_chs // 2
         self.expand = ConvBnAct(in_chs, 2 * self.hidden, 1)
         self.blocks = nn.ModuleList(Bottleneck(self.hidden, shortcut) for _ in range(depth))
-        self.fuse = ConvBnAct((2 + depth) * self.hidden, out_chs, 1)
+        self.project = ConvBnAct((2 + depth) * self.hidden, out_chs, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         parts = list(self.expand(x).chunk(2, 1))
         for block in self.blocks:
             parts.append(block(parts[-1]))
-        return self.fuse(torch.cat(parts, 1))
+        return self.project(torch.cat(parts, 1))
 
 
 class SPPF(nn.Module):
@@ -65,13 +65,13 @@ class SPPF(nn.Module):
         hidden = in_chs // 2
         self.reduce = ConvBnAct(in_chs, hidden, 1)
         self.pool = nn.MaxPool2d(5, 1, 2)
-        self.fuse = ConvBnAct(hidden * 4, out_chs, 1)
+        self.project = ConvBnAct(hidden * 4, out_chs, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.reduce(x)
         p1 = self.pool(x)
         p2 = self.pool(p1)
-        return self.fuse(torch.cat([x, p1, p2, self.pool(p2)], 1))
+        return self.project(torch.cat([x, p1, p2, self.pool(p2)], 1))
 
 
 class ImageNormalize(nn.Module):

@@ -105,11 +105,12 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _val(args: argparse.Namespace) -> None:
-    _task_module(args.task).validate(args.weights, data=args.data, img_size=args.img_size, batch_size=args.batch, device=args.device)
+    _task_module(args.task).validate(args.weights, data=args.data, img_size=args.img_size, batch_size=args.batch, device=args.device,
+                                     fuse=args.fuse)
 
 
 def _predict(args: argparse.Namespace) -> None:
-    options = {"img_size": args.img_size, "device": args.device}
+    options = {"img_size": args.img_size, "device": args.device, "fuse": args.fuse}
     if args.task == "detect":
         options.update(conf=args.conf, iou=args.iou, max_det=args.max_det, save_txt=args.save_txt)
     else:
@@ -129,7 +130,8 @@ def _export(args: argparse.Namespace) -> None:
     weights = args.weights or args.weights_or_name
     if not weights:
         raise UserError(f"give the weights: litebone export {args.task} --weights runs/{args.task}/exp/weights/best.pt")
-    options = {"fmt": args.format, "img_size": args.img_size, "dynamic": args.dynamic, "output": args.output, "overwrite": args.overwrite}
+    options = {"fmt": args.format, "img_size": args.img_size, "dynamic": args.dynamic, "output": args.output, "overwrite": args.overwrite,
+               "fuse": args.fuse}
     if args.task == "detect":
         options.update(nms=args.nms, conf=args.conf, iou=args.iou)
     _task_module(args.task).export(weights, **options)
@@ -147,6 +149,11 @@ def _synth(args: argparse.Namespace) -> None:
         from .depth.synth import write_scenes as write
     path = write(args.out_dir, train=args.train, val=args.val, size=args.size, seed=args.seed)
     print(f"litebone: wrote {args.train} train and {args.val} val images; data file {path}")
+
+
+def _fuse_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-fuse", dest="fuse", action="store_false",
+                        help="run the model as trained instead of its fused inference copy (BatchNorm folded)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -169,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--img-size", type=_at_least(32))
     val.add_argument("--batch", type=_at_least(1), default=16)
     val.add_argument("--device", default="cpu")
+    _fuse_flag(val)
     val.set_defaults(handler=_val)
 
     predict = commands.add_parser("predict", help="run trained weights on an image or a folder")
@@ -182,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--max-det", type=_at_least(1), default=300, help="detect: detections per image")
     predict.add_argument("--save-txt", action="store_true", help="detect: YOLO txt labels instead of JSON")
     predict.add_argument("--depth-format", choices=["png16", "npy"], default="png16", help="depth: raw depth file format")
+    _fuse_flag(predict)
     predict.set_defaults(handler=_predict)
 
     export = commands.add_parser("export", help="export trained weights, or a bare backbone, to ONNX")
@@ -197,6 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out-indices", type=_int_list, default=[2, 3, 4], help="backbone: levels to output (default 2,3,4)")
     export.add_argument("--output", help="output path (default: next to the weights)")
     export.add_argument("--overwrite", action="store_true", help="replace an existing output file (never an input)")
+    _fuse_flag(export)
     export.set_defaults(handler=_export)
 
     synth = commands.add_parser("synth", help="generate a synthetic dataset")

@@ -48,14 +48,14 @@ class FusionDecoder(nn.Module):
     def __init__(self, in_channels: Sequence[int], strides: Sequence[int], features: int = 64) -> None:
         super().__init__()
         self.project = nn.ModuleList(nn.Conv2d(c, features, 3, padding=1, bias=False) for c in in_channels)
-        self.fuse = nn.ModuleList(FusionBlock(features) for _ in in_channels)
+        self.blocks = nn.ModuleList(FusionBlock(features) for _ in in_channels)
         self.out_channels = features
 
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
         projected = [conv(f) for conv, f in zip(self.project, features)]
-        x = self.fuse[-1](projected[-1])
+        x = self.blocks[-1](projected[-1])
         for i in range(len(projected) - 2, -1, -1):
-            x = self.fuse[i](x, projected[i])
+            x = self.blocks[i](x, projected[i])
         return x
 
 

@@ -32,14 +32,18 @@ def _set_width(config: DepthConfig, width: int | None) -> None:
 
 
 def validate(weights: str, data: str | None = None, img_size: int | None = None, batch_size: int = 16,
-             device: str = "cpu", project: str = "runs", name: str = "val") -> dict[str, float]:
-    """The full metric set on the val split, printed and written with colourised samples."""
+             device: str = "cpu", project: str = "runs", name: str = "val", fuse: bool = True) -> dict[str, float]:
+    """The full metric set on the val split, printed and written with colourised samples.
+
+    ``fuse`` runs the fused inference copy (``DepthModel.fuse``), as deployment would.
+    """
     model, config, _ = load_depth_model(weights, device)
     if data:
         config.data.data = data
     _set_width(config, img_size)
     task = DepthTask(config, splits=("val",))
     loader = DataLoader(task.val_dataset(), batch_size=batch_size)
+    model = model.fuse((config.data.height, config.data.width)) if fuse else model
     evaluation, out = run_validation(task, model, loader, project, name)
     text = "  ".join(f"{k} {v:.4f}" for k, v in evaluation.metrics.items())
     atomic_write_text(out / "metrics.txt", text + "\n")
@@ -48,13 +52,17 @@ def validate(weights: str, data: str | None = None, img_size: int | None = None,
 
 
 def predict(weights: str, source: str, img_size: int | None = None, depth_format: str = "png16", device: str = "cpu",
-            project: str = "runs", name: str = "predict") -> Path:
-    """Per image, ``color/X.png`` (colourised) and ``depth/X.png`` (16-bit mm) or ``depth/X.npy`` (metres), at its size."""
+            project: str = "runs", name: str = "predict", fuse: bool = True) -> Path:
+    """Per image, ``color/X.png`` (colourised) and ``depth/X.png`` (16-bit mm) or ``depth/X.npy`` (metres), at its size.
+
+    ``fuse`` runs the fused inference copy (``DepthModel.fuse``).
+    """
     if depth_format not in ("png16", "npy"):
         raise UserError(f"depth format {depth_format!r} is not supported; use png16 or npy")
     model, config, meta = load_depth_model(weights, device)
     _set_width(config, img_size)
     size = (config.data.height, config.data.width)
+    model = model.fuse(size) if fuse else model
     out = new_run_dir(project, "depth", name, False)
     if meta.get("mode") == "relative":
         print("litebone: this model predicts relative inverse depth; raw files hold that, not metres")
@@ -72,10 +80,11 @@ def predict(weights: str, source: str, img_size: int | None = None, depth_format
 
 
 def export(weights: str, fmt: str = "onnx", img_size: int | None = None, dynamic: bool = False, output: str | None = None,
-           overwrite: bool = False) -> Path:
+           overwrite: bool = False, fuse: bool = True) -> Path:
     """Write an ONNX model (float RGB 0-255 in, depth out at input size) and return its path.
 
-    An existing file is replaced only with ``overwrite``; the weights themselves never are.
+    The graph is the fused inference copy unless ``fuse`` is off. An existing file is replaced only
+    with ``overwrite``; the weights themselves never are.
     """
     check_format(fmt)
     path = check_output(output or Path(weights).with_suffix(".onnx"), [weights], overwrite)
@@ -83,6 +92,7 @@ def export(weights: str, fmt: str = "onnx", img_size: int | None = None, dynamic
     height, width = (config.data.height, config.data.width) if not img_size else (img_size, img_size)
     if height % 32 or width % 32:
         raise UserError(f"export size {height}x{width} must be a multiple of 32")
+    model = model.fuse((height, width), channels_last=False) if fuse else model
     metadata = {"task": "depth", "height": height, "width": width, "mode": config.model.mode, "normalised_inside": "true",
                 **input_metadata(model.backbone.input_spec)}
     write_onnx(model, torch.zeros(1, model.backbone.in_chans, height, width), path, ["images"], ["depth"], dynamic, metadata)

@@ -47,6 +47,14 @@ class DepthModel(nn.Module):
         x = self.normalize(images)
         return self.head(self.decoder(self.backbone(x)), x.shape[-2:])
 
+    def fuse(self, size: tuple[int, int] = (256, 320), channels_last: bool | None = None) -> "DepthModel":
+        """An inference-only copy with every BatchNorm of backbone, decoder and head folded, re-parameterisable
+        blocks merged, and NHWC storage where it is faster at ``size`` (H, W) on this device (``channels_last=None``)."""
+        from ..inference import inference_copy
+
+        device = self.normalize.mean.device
+        return inference_copy(self, torch.zeros(1, self.backbone.in_chans, *size, device=device), channels_last)
+
     @torch.no_grad()
     def predict(self, image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         """uint8 (H, W, in_chans) image of any size -> (H, W) float32 output at that image's size."""

@@ -35,8 +35,11 @@ def load_detector(weights: str | Path, device: str = "cpu") -> tuple[Detector, D
 
 
 def validate(weights: str, data: str | None = None, img_size: int | None = None, batch_size: int = 16,
-             device: str = "cpu", project: str = "runs", name: str = "val") -> dict[str, float]:
-    """COCO mAP on the val split, per-class AP table, PR curve and confusion matrix in a run dir."""
+             device: str = "cpu", project: str = "runs", name: str = "val", fuse: bool = True) -> dict[str, float]:
+    """COCO mAP on the val split, per-class AP table, PR curve and confusion matrix in a run dir.
+
+    ``fuse`` runs the fused inference copy (``Detector.fuse``), as deployment would.
+    """
     model, config, names = load_detector(weights, device)
     if data:
         config.data.data = data
@@ -46,6 +49,7 @@ def validate(weights: str, data: str | None = None, img_size: int | None = None,
     if task.names != names:
         raise UserError(f"the data's classes {task.names} differ from the model's {names}")
     loader = DataLoader(task.val_dataset(), batch_size=batch_size, collate_fn=collate)
+    model = model.fuse(config.data.img_size) if fuse else model
     evaluation, out = run_validation(task, model, loader, project, name)
     ap, ap50 = per_class_ap(evaluation.details["precision"], len(names))
     classes = evaluation.details["gt_classes"]
@@ -59,10 +63,15 @@ def validate(weights: str, data: str | None = None, img_size: int | None = None,
 
 
 def predict(weights: str, source: str, img_size: int | None = None, conf: float = 0.25, iou: float = 0.7,
-            max_det: int = 300, save_txt: bool = False, device: str = "cpu", project: str = "runs", name: str = "predict") -> Path:
-    """Annotated images plus one JSON (or YOLO txt) per image in a new run dir; returns it."""
+            max_det: int = 300, save_txt: bool = False, device: str = "cpu", project: str = "runs", name: str = "predict",
+            fuse: bool = True) -> Path:
+    """Annotated images plus one JSON (or YOLO txt) per image in a new run dir; returns it.
+
+    ``fuse`` runs the fused inference copy (``Detector.fuse``).
+    """
     model, config, names = load_detector(weights, device)
     size = img_size or config.data.img_size
+    model = model.fuse(size) if fuse else model
     out = new_run_dir(project, "detect", name, False)
     for path, stem, image in readable_images(source, model.backbone.in_chans):
         detections = model.predict([image], size, conf, iou, max_det)[0]
@@ -112,10 +121,12 @@ class ExportNMS(nn.Module):
 
 
 def export(weights: str, fmt: str = "onnx", nms: bool = False, img_size: int | None = None, conf: float = 0.25,
-           iou: float = 0.7, max_det: int = 300, dynamic: bool = False, output: str | None = None, overwrite: bool = False) -> Path:
+           iou: float = 0.7, max_det: int = 300, dynamic: bool = False, output: str | None = None, overwrite: bool = False,
+           fuse: bool = True) -> Path:
     """Write an ONNX model next to the weights (or at ``output``) and return its path.
 
-    An existing file is replaced only with ``overwrite``; the weights themselves never are.
+    The graph is the fused inference copy unless ``fuse`` is off. An existing file is replaced only
+    with ``overwrite``; the weights themselves never are.
     """
     check_format(fmt)
     path = check_output(output or Path(weights).with_suffix(".nms.onnx" if nms else ".onnx"), [weights], overwrite)
@@ -123,6 +134,7 @@ def export(weights: str, fmt: str = "onnx", nms: bool = False, img_size: int | N
     size = img_size or config.data.img_size
     if size % 32:
         raise UserError(f"export size {size} must be a multiple of 32")
+    model = model.fuse(size, channels_last=False) if fuse else model
     wrapper = ExportNMS(model, conf, iou, max_det) if nms else ExportRaw(model)
     metadata = {"task": "detect", "names": names, "img_size": size, "nms": nms, "normalised_inside": "true",
                 **input_metadata(model.backbone.input_spec)}

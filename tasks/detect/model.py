@@ -50,6 +50,14 @@ class Detector(nn.Module):
         features = self.backbone(x)
         return self.head(self.neck(features))
 
+    def fuse(self, size: int = 320, channels_last: bool | None = None) -> "Detector":
+        """An inference-only copy with every BatchNorm of backbone, neck and head folded, re-parameterisable
+        blocks merged, and NHWC storage where it is faster at ``size`` on this device (``channels_last=None``)."""
+        from ..inference import inference_copy
+
+        device = self.normalize.mean.device
+        return inference_copy(self, torch.zeros(1, self.backbone.in_chans, size, size, device=device), channels_last)
+
     @torch.no_grad()
     def detect(self, images: torch.Tensor, conf: float = 0.25, iou: float = 0.7, max_det: int = 300) -> list[torch.Tensor]:
         """Letterboxed batch -> per image (N, 6) ``[x1, y1, x2, y2, score, class]`` in input pixels."""

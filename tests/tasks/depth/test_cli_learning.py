@@ -105,3 +105,13 @@ def test_predict_honours_img_size(trained_run, tmp_path, monkeypatch):
     assert main(["predict", "depth", "--weights", str(run / "weights/best.pt"), "--source", str(root / "data/images/val/000000.jpg"),
                  "--img-size", "128"]) == 0
     assert seen == [(128, 128)]
+
+
+def test_val_runs_the_fused_copy_and_agrees_with_no_fuse(trained_run, tmp_path, monkeypatch):
+    from tasks.depth.inference import validate
+
+    _, data, run = trained_run
+    monkeypatch.chdir(tmp_path)
+    fused = validate(str(run / "weights/best.pt"), data=str(data))
+    plain = validate(str(run / "weights/best.pt"), data=str(data), fuse=False)
+    assert fused == pytest.approx(plain, rel=1e-3)

@@ -189,5 +189,5 @@ def test_malformed_coco_json_names_its_path(dataset):
 
 @pytest.mark.parametrize("shape", [(10, 4000, 3), (4000, 1, 3), (1, 1, 3)])
 def test_letterbox_handles_extreme_aspect_ratios(shape):
-    canvas, info = letterbox(np.full(shape, 200, np.uint8), 320)
-    assert canvas.shape == (320, 320, 3) and info.ratio > 0
+    canvas, info = letterbox(np.full(shape, 200, np.uint8), 64)
+    assert canvas.shape == (64, 64, 3) and info.ratio > 0

@@ -114,3 +114,14 @@ def test_export_refuses_unknown_format_and_bad_size(trained_run):
     _, _, run = trained_run
     assert main(["export", "detect", "--weights", str(run / "weights/best.pt"), "--format", "tflite"]) == 2
     assert main(["export", "detect", "--weights", str(run / "weights/best.pt"), "--img-size", "100"]) == 2
+
+
+def test_val_runs_the_fused_copy_and_agrees_with_no_fuse(trained_run, tmp_path, monkeypatch, capsys):
+    from tasks.detect.inference import validate
+
+    _, data, run = trained_run
+    monkeypatch.chdir(tmp_path)
+    fused = validate(str(run / "weights/best.pt"), data=str(data))
+    plain = validate(str(run / "weights/best.pt"), data=str(data), fuse=False)
+    assert fused == pytest.approx(plain, abs=1e-3)
+    assert main(["predict", "detect", "--weights", str(run / "weights/best.pt"), "--source", str(data.parent / "images/val"), "--no-fuse"]) == 0
