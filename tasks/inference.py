@@ -80,9 +80,11 @@ def readable_images(source: str | Path, channels: int) -> Iterator[tuple[Path, P
         print(f"litebone: skipped {skipped} of {len(files)} images (named above)")
 
 
-def run_validation(task: Task, model: nn.Module, loader: Any, project: str, name: str) -> tuple[Evaluation, Path]:
-    """Evaluate ``model`` and save its samples into a new run dir ``<project>/<task>/<name>N``; return both."""
-    evaluation = task.evaluate(model, loader, next(model.parameters()).device)
+def run_validation(task: Task, model: Any, loader: Any, project: str, name: str) -> tuple[Evaluation, Path]:
+    """Evaluate ``model`` (a module, or an ONNX runner) and save its samples into a new run dir
+    ``<project>/<task>/<name>N``; return both."""
+    device = next(model.parameters()).device if isinstance(model, nn.Module) else torch.device("cpu")
+    evaluation = task.evaluate(model, loader, device)
     out = make_dirs(new_run_dir(project, task.name, name, False))
     task.save_samples(out, evaluation)
     return evaluation, out

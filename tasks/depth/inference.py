@@ -11,7 +11,9 @@ from ..engine.runs import new_run_dir
 from ..errors import UserError
 from ..files import atomic_open, atomic_write_text, check_output
 from ..images import write_image
+from ..config import from_dict, to_dict
 from ..inference import load_trained, readable_images, run_validation
+from ..onnx_model import OnnxModel
 from ..onnx_export import check_format, input_metadata, write_onnx
 from .colorize import colorize
 from .config import DepthConfig
@@ -35,15 +37,23 @@ def validate(weights: str, data: str | None = None, img_size: int | None = None,
              device: str = "cpu", project: str = "runs", name: str = "val", fuse: bool = True) -> dict[str, float]:
     """The full metric set on the val split, printed and written with colourised samples.
 
-    ``fuse`` runs the fused inference copy (``DepthModel.fuse``), as deployment would.
+    ``fuse`` runs the fused inference copy (``DepthModel.fuse``), as deployment would. A ``.onnx``
+    export (FP32 or INT8) runs on onnxruntime with the same data, preprocessing and metrics.
     """
-    model, config, _ = load_depth_model(weights, device)
+    if Path(weights).suffix == ".onnx":
+        model = OnnxModel(weights, "depth")
+        config = from_dict(DepthConfig, model.config)
+        config.data.height, config.data.width = model.metadata["height"], model.metadata["width"]
+        if img_size:
+            raise UserError(f"{weights} was exported for {config.data.height}x{config.data.width}; drop --img-size or export again")
+    else:
+        model, config, _ = load_depth_model(weights, device)
+        _set_width(config, img_size)
     if data:
         config.data.data = data
-    _set_width(config, img_size)
     task = DepthTask(config, splits=("val",))
     loader = DataLoader(task.val_dataset(), batch_size=batch_size)
-    model = model.fuse((config.data.height, config.data.width)) if fuse else model
+    model = model.fuse((config.data.height, config.data.width)) if fuse and not isinstance(model, OnnxModel) else model
     evaluation, out = run_validation(task, model, loader, project, name)
     text = "  ".join(f"{k} {v:.4f}" for k, v in evaluation.metrics.items())
     atomic_write_text(out / "metrics.txt", text + "\n")
@@ -88,12 +98,13 @@ def export(weights: str, fmt: str = "onnx", img_size: int | None = None, dynamic
     """
     check_format(fmt)
     path = check_output(output or Path(weights).with_suffix(".onnx"), [weights], overwrite)
-    model, config, _ = load_depth_model(weights)
+    model, config, meta = load_depth_model(weights)
     height, width = (config.data.height, config.data.width) if not img_size else (img_size, img_size)
     if height % 32 or width % 32:
         raise UserError(f"export size {height}x{width} must be a multiple of 32")
     model = model.fuse((height, width), channels_last=False) if fuse else model
     metadata = {"task": "depth", "height": height, "width": width, "mode": config.model.mode, "normalised_inside": "true",
+                "max_depth": meta.get("max_depth", 10.0), "config": to_dict(config),
                 **input_metadata(model.backbone.input_spec)}
     write_onnx(model, torch.zeros(1, model.backbone.in_chans, height, width), path, ["images"], ["depth"], dynamic, metadata)
     print(f"litebone: exported {path} ({height}x{width})")

@@ -13,7 +13,9 @@ from ..engine.runs import new_run_dir
 from ..errors import UserError
 from ..files import atomic_write_text, check_output
 from ..images import to_rgb, write_image
+from ..config import from_dict, to_dict
 from ..inference import load_trained, readable_images, run_validation
+from ..onnx_model import OnnxDetector
 from ..onnx_export import check_format, input_metadata, write_onnx
 from .config import DetectConfig
 from .data import collate
@@ -38,18 +40,26 @@ def validate(weights: str, data: str | None = None, img_size: int | None = None,
              device: str = "cpu", project: str = "runs", name: str = "val", fuse: bool = True) -> dict[str, float]:
     """COCO mAP on the val split, per-class AP table, PR curve and confusion matrix in a run dir.
 
-    ``fuse`` runs the fused inference copy (``Detector.fuse``), as deployment would.
+    ``fuse`` runs the fused inference copy (``Detector.fuse``), as deployment would. A ``.onnx``
+    export (FP32 or INT8, without NMS) runs on onnxruntime with the same data, preprocessing and metrics.
     """
-    model, config, names = load_detector(weights, device)
+    if Path(weights).suffix == ".onnx":
+        model = OnnxDetector(weights)
+        config, names = from_dict(DetectConfig, model.config), model.metadata["names"]
+        config.data.img_size = model.metadata["img_size"]
+        if img_size and img_size != config.data.img_size:
+            raise UserError(f"{weights} was exported for {config.data.img_size} px; drop --img-size or export again")
+    else:
+        model, config, names = load_detector(weights, device)
     if data:
         config.data.data = data
-    if img_size:
+    if img_size and not isinstance(model, OnnxDetector):
         config.data.img_size = img_size
     task = DetectTask(config, splits=("val",))
     if task.names != names:
         raise UserError(f"the data's classes {task.names} differ from the model's {names}")
     loader = DataLoader(task.val_dataset(), batch_size=batch_size, collate_fn=collate)
-    model = model.fuse(config.data.img_size) if fuse else model
+    model = model.fuse(config.data.img_size) if fuse and not isinstance(model, OnnxDetector) else model
     evaluation, out = run_validation(task, model, loader, project, name)
     ap, ap50 = per_class_ap(evaluation.details["precision"], len(names))
     classes = evaluation.details["gt_classes"]
@@ -136,7 +146,7 @@ def export(weights: str, fmt: str = "onnx", nms: bool = False, img_size: int | N
         raise UserError(f"export size {size} must be a multiple of 32")
     model = model.fuse(size, channels_last=False) if fuse else model
     wrapper = ExportNMS(model, conf, iou, max_det) if nms else ExportRaw(model)
-    metadata = {"task": "detect", "names": names, "img_size": size, "nms": nms, "normalised_inside": "true",
+    metadata = {"task": "detect", "names": names, "img_size": size, "nms": nms, "normalised_inside": "true", "config": to_dict(config),
                 **input_metadata(model.backbone.input_spec)}
     write_onnx(wrapper.eval(), torch.zeros(1, model.backbone.in_chans, size, size), path, ["images"], ["output"], dynamic and not nms,
                metadata)

@@ -115,3 +115,15 @@ def test_val_runs_the_fused_copy_and_agrees_with_no_fuse(trained_run, tmp_path, 
     fused = validate(str(run / "weights/best.pt"), data=str(data))
     plain = validate(str(run / "weights/best.pt"), data=str(data), fuse=False)
     assert fused == pytest.approx(plain, rel=1e-3)
+
+
+def test_val_of_the_fp32_onnx_export_equals_val_of_the_checkpoint(trained_run, tmp_path, monkeypatch):
+    from tasks.depth.inference import validate
+
+    _, data, run = trained_run
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", "depth", "--weights", str(run / "weights/best.pt"), "--output", str(tmp_path / "d.onnx")]) == 0
+    from_pt = validate(str(run / "weights/best.pt"), data=str(data))
+    from_onnx = validate(str(tmp_path / "d.onnx"), data=str(data))
+    assert from_onnx == pytest.approx(from_pt, rel=1e-4)
+    assert main(["val", "detect", "--weights", str(tmp_path / "d.onnx")]) == 2

@@ -125,3 +125,35 @@ def test_val_runs_the_fused_copy_and_agrees_with_no_fuse(trained_run, tmp_path, 
     plain = validate(str(run / "weights/best.pt"), data=str(data), fuse=False)
     assert fused == pytest.approx(plain, abs=1e-3)
     assert main(["predict", "detect", "--weights", str(run / "weights/best.pt"), "--source", str(data.parent / "images/val"), "--no-fuse"]) == 0
+
+
+def test_val_of_the_fp32_onnx_export_equals_val_of_the_checkpoint(trained_run, tmp_path, monkeypatch):
+    from tasks.detect.inference import validate
+    from tasks.engine import atomic_save, load_checkpoint
+
+    _, data, run = trained_run
+    checkpoint = load_checkpoint(run / "weights/best.pt")
+    generator = torch.Generator().manual_seed(0)
+    for key, value in checkpoint["ema"].items():
+        if key.startswith("head.cls.") and value.ndim == 4 and value.shape[0] == 4:
+            value.copy_(torch.randn(value.shape, generator=generator) * 0.5)
+    spread = tmp_path / "spread.pt"
+    atomic_save(checkpoint, spread)
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", "detect", "--weights", str(spread), "--output", str(tmp_path / "m.onnx")]) == 0
+    from_pt = validate(str(spread), data=str(data))
+    assert validate(str(tmp_path / "m.onnx"), data=str(data)) == pytest.approx(from_pt, abs=1e-4)
+    from tasks.detect import DetectTask, load_detector
+    from tasks.onnx_model import OnnxDetector
+
+    model, config, _ = load_detector(spread)
+    config.data.data = str(data)
+    task = DetectTask(config, splits=("val",))
+    loader = torch.utils.data.DataLoader(task.val_dataset(), batch_size=4, collate_fn=task.collate_fn)
+    expected = task.evaluate(model.fuse(64), loader, torch.device("cpu")).details["detections"]
+    got = task.evaluate(OnnxDetector(tmp_path / "m.onnx"), loader, torch.device("cpu")).details["detections"]
+    assert sum(len(d) for d in expected) > 0
+    for a, b in zip(expected, got):
+        np.testing.assert_allclose(b, a, atol=1e-3, rtol=1e-3)
+    assert main(["export", "detect", "--weights", str(spread), "--output", str(tmp_path / "n.onnx"), "--nms"]) == 0
+    assert main(["val", "detect", "--weights", str(tmp_path / "n.onnx")]) == 2
