@@ -134,6 +134,8 @@ def _export(args: argparse.Namespace) -> None:
                "fuse": args.fuse}
     if args.task == "detect":
         options.update(nms=args.nms, conf=args.conf, iou=args.iou)
+    if args.int8:
+        options.update(int8=True, calib_images=args.calib_images, keep_float=args.keep_float)
     _task_module(args.task).export(weights, **options)
 
 
@@ -206,6 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out-indices", type=_int_list, default=[2, 3, 4], help="backbone: levels to output (default 2,3,4)")
     export.add_argument("--output", help="output path (default: next to the weights)")
     export.add_argument("--overwrite", action="store_true", help="replace an existing output file (never an input)")
+    export.add_argument("--int8", action="store_true", help="detect/depth: INT8 static quantisation (onnxruntime, QDQ)")
+    export.add_argument("--calib-images", type=_at_least(1), default=64, help="--int8: training images to calibrate on (default 64)")
+    export.add_argument("--keep-float", type=_at_least(0), default=0,
+                        help="--int8: keep the K layers measured to lose most in float (default 0)")
     _fuse_flag(export)
     export.set_defaults(handler=_export)
 

@@ -14,9 +14,11 @@ from ..images import write_image
 from ..config import from_dict, to_dict
 from ..inference import load_trained, readable_images, run_validation
 from ..onnx_model import OnnxModel
+from ..quantize import calibration_images, export_int8
 from ..onnx_export import check_format, input_metadata, write_onnx
 from .colorize import colorize
 from .config import DepthConfig
+from .data import DepthDataset
 from .model import DepthModel, build_depth_model
 from .task import DepthTask
 
@@ -90,14 +92,16 @@ def predict(weights: str, source: str, img_size: int | None = None, depth_format
 
 
 def export(weights: str, fmt: str = "onnx", img_size: int | None = None, dynamic: bool = False, output: str | None = None,
-           overwrite: bool = False, fuse: bool = True) -> Path:
-    """Write an ONNX model (float RGB 0-255 in, depth out at input size) and return its path.
+           overwrite: bool = False, fuse: bool = True, int8: bool = False, calib_images: int = 64, keep_float: int = 0) -> Path:
+    """Write an ONNX model (float 0-255 pixels in, depth out at input size) and return its path.
 
-    The graph is the fused inference copy unless ``fuse`` is off. An existing file is replaced only
+    The graph is the fused inference copy unless ``fuse`` is off. ``int8`` writes onnxruntime's
+    static INT8 quantisation, calibrated on ``calib_images`` training images, with the
+    ``keep_float`` layers measured to lose most left in float. An existing file is replaced only
     with ``overwrite``; the weights themselves never are.
     """
     check_format(fmt)
-    path = check_output(output or Path(weights).with_suffix(".onnx"), [weights], overwrite)
+    path = check_output(output or Path(weights).with_suffix(".int8.onnx" if int8 else ".onnx"), [weights], overwrite)
     model, config, meta = load_depth_model(weights)
     height, width = (config.data.height, config.data.width) if not img_size else (img_size, img_size)
     if height % 32 or width % 32:
@@ -106,6 +110,13 @@ def export(weights: str, fmt: str = "onnx", img_size: int | None = None, dynamic
     metadata = {"task": "depth", "height": height, "width": width, "mode": config.model.mode, "normalised_inside": "true",
                 "max_depth": meta.get("max_depth", 10.0), "config": to_dict(config),
                 **input_metadata(model.backbone.input_spec)}
-    write_onnx(model, torch.zeros(1, model.backbone.in_chans, height, width), path, ["images"], ["depth"], dynamic, metadata)
+    example = torch.zeros(1, model.backbone.in_chans, height, width)
+    if int8:
+        task = DepthTask(config, splits=("train",))
+        images = calibration_images(DepthDataset(task.train_pairs, task.spec, (height, width), train=False,
+                                                 channels=model.backbone.in_chans), calib_images)
+        export_int8(lambda fp32: write_onnx(model, example, fp32, ["images"], ["depth"], dynamic, metadata), path, images, keep_float)
+    else:
+        write_onnx(model, example, path, ["images"], ["depth"], dynamic, metadata)
     print(f"litebone: exported {path} ({height}x{width})")
     return path

@@ -16,9 +16,10 @@ from ..images import to_rgb, write_image
 from ..config import from_dict, to_dict
 from ..inference import load_trained, readable_images, run_validation
 from ..onnx_model import OnnxDetector
+from ..quantize import calibration_images, export_int8
 from ..onnx_export import check_format, input_metadata, write_onnx
 from .config import DetectConfig
-from .data import collate
+from .data import DetectionDataset, collate
 from .draw import draw_detections
 from .evaluate import ap_table, per_class_ap
 from .model import Detector, build_detector
@@ -132,14 +133,19 @@ class ExportNMS(nn.Module):
 
 def export(weights: str, fmt: str = "onnx", nms: bool = False, img_size: int | None = None, conf: float = 0.25,
            iou: float = 0.7, max_det: int = 300, dynamic: bool = False, output: str | None = None, overwrite: bool = False,
-           fuse: bool = True) -> Path:
+           fuse: bool = True, int8: bool = False, calib_images: int = 64, keep_float: int = 0) -> Path:
     """Write an ONNX model next to the weights (or at ``output``) and return its path.
 
-    The graph is the fused inference copy unless ``fuse`` is off. An existing file is replaced only
+    The graph is the fused inference copy unless ``fuse`` is off. ``int8`` writes onnxruntime's
+    static INT8 quantisation, calibrated on ``calib_images`` training images, with the
+    ``keep_float`` layers measured to lose most left in float. An existing file is replaced only
     with ``overwrite``; the weights themselves never are.
     """
     check_format(fmt)
-    path = check_output(output or Path(weights).with_suffix(".nms.onnx" if nms else ".onnx"), [weights], overwrite)
+    if int8 and nms:
+        raise UserError("--int8 quantises the raw export; drop --nms (val and predict apply NMS after the model)")
+    suffix = ".nms.onnx" if nms else ".int8.onnx" if int8 else ".onnx"
+    path = check_output(output or Path(weights).with_suffix(suffix), [weights], overwrite)
     model, config, names = load_detector(weights)
     size = img_size or config.data.img_size
     if size % 32:
@@ -148,7 +154,13 @@ def export(weights: str, fmt: str = "onnx", nms: bool = False, img_size: int | N
     wrapper = ExportNMS(model, conf, iou, max_det) if nms else ExportRaw(model)
     metadata = {"task": "detect", "names": names, "img_size": size, "nms": nms, "normalised_inside": "true", "config": to_dict(config),
                 **input_metadata(model.backbone.input_spec)}
-    write_onnx(wrapper.eval(), torch.zeros(1, model.backbone.in_chans, size, size), path, ["images"], ["output"], dynamic and not nms,
-               metadata)
+    example = torch.zeros(1, model.backbone.in_chans, size, size)
+    if int8:
+        records = DetectTask(config, splits=("train",)).train_records
+        images = calibration_images(DetectionDataset(records, size, train=False, channels=model.backbone.in_chans), calib_images)
+        export_int8(lambda fp32: write_onnx(wrapper.eval(), example, fp32, ["images"], ["output"], dynamic, metadata), path, images,
+                    keep_float)
+    else:
+        write_onnx(wrapper.eval(), example, path, ["images"], ["output"], dynamic and not nms, metadata)
     print(f"litebone: exported {path} ({'with' if nms else 'without'} NMS, {size}x{size}, classes {names})")
     return path

@@ -241,3 +241,9 @@ def test_depth_training_on_bad_files_counts_each(tmp_path, capsys):
     for count in ("train: 7 image/depth pairs", "1 depth files of the wrong dtype (skipped)", "1 truncated images (skipped)",
                   "2 images sharing one depth file with another image of the same name (skipped)"):
         assert count in out, out
+
+
+def test_int8_with_nms_is_refused(trained, tmp_path, capsys):
+    _, _, checkpoint = trained
+    _fails_cleanly(capsys, ["export", "detect", "--weights", str(checkpoint), "--int8", "--nms", "--output", str(tmp_path / "q.onnx")],
+                   "--int8 quantises the raw export")

@@ -127,3 +127,20 @@ def test_val_of_the_fp32_onnx_export_equals_val_of_the_checkpoint(trained_run, t
     from_onnx = validate(str(tmp_path / "d.onnx"), data=str(data))
     assert from_onnx == pytest.approx(from_pt, rel=1e-4)
     assert main(["val", "detect", "--weights", str(tmp_path / "d.onnx")]) == 2
+
+
+def test_int8_export_stays_close_to_fp32(trained_run, tmp_path, monkeypatch):
+    import onnx
+
+    from tasks.depth.inference import validate
+
+    _, data, run = trained_run
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", "depth", "--weights", str(run / "weights/best.pt"), "--int8", "--calib-images", "4",
+                 "--output", str(tmp_path / "q.onnx")]) == 0
+    graph = onnx.load(tmp_path / "q.onnx")
+    assert any(node.op_type == "QuantizeLinear" for node in graph.graph.node)
+    assert {p.key: p.value for p in graph.metadata_props}["precision"] == "int8"
+    fp32 = validate(str(run / "weights/best.pt"), data=str(data))
+    int8 = validate(str(tmp_path / "q.onnx"), data=str(data))
+    assert abs(int8["delta1"] - fp32["delta1"]) <= 0.05 and int8["abs_rel"] == pytest.approx(fp32["abs_rel"], rel=0.1)

@@ -1,0 +1,119 @@
+"""INT8 post-training quantisation of an ONNX export, through onnxruntime's static QDQ quantiser.
+
+Weights are INT8 per output channel, activations UINT8 with ranges calibrated on images that went
+through the task's own validation preprocessing. Only convolutions and matrix products are
+quantised: the box decoding after them mixes pixel coordinates and probabilities in one tensor,
+which a single 8-bit scale cannot hold. Which layers stay in float is measured, not
+guessed: onnxruntime's ``qdq_loss_debug`` runs the float and the fully quantised model on the
+calibration images and gives each activation's signal-to-quantisation-noise ratio; the nodes that
+produce the ``keep_float`` noisiest activations are excluded and the model is quantised again.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import onnx
+from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+from onnxruntime.quantization import qdq_loss_debug
+from onnxruntime.quantization.shape_inference import quant_pre_process
+
+from .files import atomic_open
+
+QUANTISED_OPS = ["Conv", "MatMul", "Gemm"]
+
+
+class ImageReader(CalibrationDataReader):
+    """Feeds preprocessed images (1, C, H, W float32, 0-255) to the quantiser one at a time."""
+
+    def __init__(self, input_name: str, images: list[np.ndarray]) -> None:
+        self.input_name = input_name
+        self.images = images
+        self.iterator: Iterator[np.ndarray] = iter(images)
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        image = next(self.iterator, None)
+        return None if image is None else {self.input_name: image}
+
+    def rewind(self) -> None:
+        self.iterator = iter(self.images)
+
+
+def _quantize(source: Path, target: Path, reader: ImageReader, exclude: list[str]) -> None:
+    reader.rewind()
+    quantize_static(source, target, reader, quant_format=QuantFormat.QDQ, per_channel=True, op_types_to_quantize=QUANTISED_OPS,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, nodes_to_exclude=exclude)
+
+
+def noisiest_nodes(float_model: Path, quantised_model: Path, reader: ImageReader, count: int) -> list[tuple[str, float]]:
+    """(node name, SQNR in dB) of ``count`` quantised nodes next to the activations that lose most, worst first.
+
+    Quantising a convolution puts quantise/dequantise pairs on its input and output activations;
+    keeping it in float removes them, so the noisiest activations name the nodes to keep."""
+    with tempfile.TemporaryDirectory() as folder:
+        float_outputs, quantised_outputs = Path(folder) / "float.onnx", Path(folder) / "quantised.onnx"
+        qdq_loss_debug.modify_model_output_intermediate_tensors(float_model, float_outputs)
+        qdq_loss_debug.modify_model_output_intermediate_tensors(quantised_model, quantised_outputs)
+        reader.rewind()
+        float_activations = qdq_loss_debug.collect_activations(str(float_outputs), reader)
+        reader.rewind()
+        quantised_activations = qdq_loss_debug.collect_activations(str(quantised_outputs), reader)
+    errors = qdq_loss_debug.compute_activation_error(
+        qdq_loss_debug.create_activation_matching(quantised_activations, float_activations))
+    graph = onnx.load(float_model).graph
+    touching: dict[str, list[str]] = {}
+    for node in graph.node:
+        if node.op_type in QUANTISED_OPS:
+            for tensor in [*node.input, *node.output]:
+                touching.setdefault(tensor, []).append(node.name)
+    ranked = sorted((value["qdq_err"], name) for name, value in errors.items() if name in touching and np.isfinite(value["qdq_err"]))
+    chosen: dict[str, float] = {}
+    for sqnr, tensor in ranked:
+        for node in touching[tensor]:
+            if len(chosen) < count:
+                chosen.setdefault(node, float(sqnr))
+    return list(chosen.items())
+
+
+def quantize_int8(fp32_model: Path, int8_model: Path, images: list[np.ndarray], keep_float: int = 0) -> list[tuple[str, float]]:
+    """Write the INT8 QDQ model of ``fp32_model`` to ``int8_model`` atomically, calibrated on ``images``.
+
+    ``keep_float`` nodes, the ones measured to lose most, stay in float; returns them with their SQNR.
+    """
+    input_name = onnx.load(fp32_model).graph.input[0].name
+    reader = ImageReader(input_name, images)
+    with tempfile.TemporaryDirectory() as folder:
+        prepared, quantised = Path(folder) / "prepared.onnx", Path(folder) / "quantised.onnx"
+        quant_pre_process(fp32_model, prepared, skip_symbolic_shape=True)
+        _quantize(prepared, quantised, reader, [])
+        kept = noisiest_nodes(prepared, quantised, reader, keep_float) if keep_float else []
+        if kept:
+            _quantize(prepared, quantised, reader, [name for name, _ in kept])
+        graph = onnx.load(quantised)
+        for prop in onnx.load(fp32_model).metadata_props:
+            graph.metadata_props.add(key=prop.key, value=prop.value)
+        graph.metadata_props.add(key="precision", value="int8")
+        with atomic_open(int8_model, "wb") as handle:
+            handle.write(graph.SerializeToString())
+    return kept
+
+
+def calibration_images(dataset, count: int) -> list[np.ndarray]:
+    """``count`` images spread evenly over a task's (unaugmented) dataset, as (1, C, H, W) float32 arrays."""
+    if count < 1:
+        raise ValueError(f"--calib-images must be at least 1, got {count}")
+    indices = np.linspace(0, len(dataset) - 1, min(count, len(dataset))).round().astype(int)
+    return [dataset[int(i)]["image"].float().numpy()[None] for i in dict.fromkeys(indices)]
+
+
+def export_int8(write_fp32: Callable[[Path], None], path: Path, images: list[np.ndarray], keep_float: int) -> Path:
+    """Write the FP32 export with ``write_fp32(temporary path)``, then its INT8 model at ``path``; report what stayed float."""
+    with tempfile.TemporaryDirectory() as folder:
+        fp32 = Path(folder) / "fp32.onnx"
+        write_fp32(fp32)
+        kept = quantize_int8(fp32, path, images, keep_float)
+    listed = ", ".join(f"{name} ({sqnr:.1f} dB)" for name, sqnr in kept) or "none"
+    print(f"litebone: INT8 (QDQ, per-channel weights) calibrated on {len(images)} training images; kept in float: {listed}")
+    return path
