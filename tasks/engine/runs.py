@@ -26,7 +26,7 @@ def new_run_dir(project: str | Path, task: str, name: str, exist_ok: bool) -> Pa
 
 def run_dir_of(checkpoint: Path, config: dict[str, Any]) -> Path | None:
     """The run dir ``checkpoint`` was written in (``RUN/weights/last.pt`` whose ``RUN/config.yaml`` holds
-    ``config``), or None when it lies anywhere else."""
+    ``config``, the checkpoint's own), or None when it lies anywhere else."""
     if checkpoint.parent.name != "weights":
         return None
     run_dir = checkpoint.parent.parent

@@ -83,7 +83,8 @@ class Trainer:
         self.resume_from = Path(resume) if resume else None
         if self.resume_from is not None and self.resume_from.is_dir():
             self.resume_from = self.resume_from / "weights" / "last.pt"
-        self.run_dir = run_dir_of(self.resume_from, to_dict(config)) if self.resume_from is not None else None
+        saved = load_checkpoint(self.resume_from)["config"] if self.resume_from is not None else None
+        self.run_dir = run_dir_of(self.resume_from, saved) if self.resume_from is not None else None
         if self.run_dir is None:
             self.run_dir = new_run_dir(config.run.project, task.name, config.run.name, config.run.exist_ok)
             if self.resume_from is not None and dist.is_main():

@@ -144,11 +144,14 @@ def test_resume_from_a_copied_checkpoint_starts_a_new_run_dir_and_keeps_the_user
         assert (tmp_path / "mine" / name).read_text() == text
 
 
-def test_resume_inside_its_own_run_dir_continues_there(tmp_path):
+def test_resume_inside_its_own_run_dir_continues_there_even_with_more_epochs(tmp_path):
     config = load_config(ToyConfig, None, [f"run.project={tmp_path}", "train.epochs=2"])
     Trainer(ToyTask(), config).fit()
-    trainer = Trainer(ToyTask(), config, resume=tmp_path / "toy/exp")
+    longer = load_config(ToyConfig, None, [f"run.project={tmp_path}", "train.epochs=3"])
+    trainer = Trainer(ToyTask(), longer, resume=tmp_path / "toy/exp")
     assert trainer.run_dir == tmp_path / "toy/exp"
+    trainer.fit()
+    assert len((tmp_path / "toy/exp/results.csv").read_text().strip().splitlines()) == 4
 
 
 @pytest.mark.parametrize("in_the_way, overrides", [
