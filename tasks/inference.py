@@ -47,6 +47,14 @@ def inference_copy(model: nn.Module, example: torch.Tensor, channels_last: bool 
     return _to_channels_last(fused) if channels_last else fused
 
 
+def load_teacher(weights: str, task: str, config_class: type[C], build: Callable[[C, dict[str, Any]], nn.Module]
+                 ) -> tuple[nn.Module, C, dict[str, Any]]:
+    """A distillation teacher: the trained model, frozen and in eval mode, on the CPU; with its config and metadata."""
+    model, config, meta = load_trained(weights, task, config_class, build)
+    model.requires_grad_(False)
+    return model, config, meta
+
+
 def load_trained(weights: str | Path, task: str, config_class: type[C], build: Callable[[C, dict[str, Any]], nn.Module],
                  device: str = "cpu") -> tuple[nn.Module, C, dict[str, Any]]:
     """(model in eval mode on ``device``, its config, its metadata) from a ``.pt`` or ``.safetensors`` of ``task``.

@@ -115,6 +115,11 @@ class BerHuLoss(torch.nn.Module):
         return _mean_over_valid_images(per_image, has, pred)
 
 
+def distillation_loss(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """Mean absolute log ratio of the student's output to the teacher's over every pixel (the teacher has no holes)."""
+    return (torch.log(student.float().clamp(min=1e-6)) - torch.log(teacher.float().detach().clamp(min=1e-6))).abs().mean()
+
+
 def build_loss(name: str, **kwargs) -> torch.nn.Module:
     """A registered depth loss."""
     return LOSSES.build(name, **kwargs)

@@ -8,12 +8,14 @@ import numpy as np
 import torch
 
 from ..engine import Evaluation, Task
+from ..errors import UserError
+from ..inference import load_teacher
 from ..engine.task import data_or_synthetic
 from .colorize import colorize
 from .config import DepthConfig
 from ..images import to_rgb, write_image
 from .data import DepthDataset, load_depth_split, read_depth_yaml
-from .losses import build_loss
+from .losses import build_loss, distillation_loss
 from .metrics import DepthMetrics, valid_mask
 from .model import build_depth_model
 from .synth import write_scenes
@@ -31,8 +33,6 @@ class DepthTask(Task):
 
     def __init__(self, config: DepthConfig, splits: tuple[str, ...] = ("train", "val")) -> None:
         if config.data.height % 32 or config.data.width % 32:
-            from ..errors import UserError
-
             raise UserError(f"data.height and data.width must be multiples of 32, got {config.data.height}x{config.data.width}")
         self.config = config
         self.spec = read_depth_yaml(resolve_data(config))
@@ -41,6 +41,18 @@ class DepthTask(Task):
         self.train_pairs = self._load("train") if "train" in splits else []
         self.val_pairs = self._load("val") if "val" in splits else []
         self.loss = build_loss(config.loss.name, **config.loss.kwargs)
+        self.teacher = self._load_teacher() if "train" in splits and config.train.distill.teacher else None
+
+    def _load_teacher(self) -> torch.nn.Module:
+        """The frozen teacher named by ``train.distill.teacher``; it must see the same images and predict the same quantity."""
+        path = self.config.train.distill.teacher
+        teacher, config, meta = load_teacher(path, "depth", DepthConfig, lambda c, m: build_depth_model(c.model, m.get("max_depth", 10.0)))
+        mine = (self.config.data.height, self.config.data.width, self.config.model.in_chans, self.config.model.mode)
+        theirs = (config.data.height, config.data.width, config.model.in_chans, config.model.mode)
+        if mine != theirs:
+            raise UserError(f"teacher {path} takes {theirs[2]}-channel {theirs[0]}x{theirs[1]} images in {theirs[3]} mode, the student "
+                            f"{mine[2]}-channel {mine[0]}x{mine[1]} in {mine[3]} mode; distillation needs the same input and output")
+        return teacher
 
     def _load(self, split: str) -> list:
         pairs, report = load_depth_split(self.spec, split, self.config.model.in_chans)
@@ -66,10 +78,17 @@ class DepthTask(Task):
         return depth, mask
 
     def training_step(self, model, batch, device):
-        pred = model(batch["image"].to(device, non_blocking=True)).float()
+        images = batch["image"].to(device, non_blocking=True)
+        pred = model(images).float()
         target, mask = self._target(batch["depth"].to(device))
         loss = self.loss(pred, target, mask)
-        return loss, {self.config.loss.name: loss.item()}
+        items = {self.config.loss.name: loss.item()}
+        if self.teacher is None:
+            return loss, items
+        with torch.no_grad():
+            teacher_pred = self.teacher.to(device)(images)
+        kd = distillation_loss(pred, teacher_pred)
+        return loss + self.config.train.distill.weight * kd, {**items, "distill": kd.item()}
 
     def to_metres(self, pred: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
         """Model output in metres; relative (inverse-depth) outputs are aligned to the ground truth first."""

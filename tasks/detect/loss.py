@@ -60,6 +60,22 @@ def distribution_focal_loss(logits: torch.Tensor, target: torch.Tensor) -> torch
     return loss.mean(-1)
 
 
+def distillation_loss(student: YOLOHead, student_raw: list[torch.Tensor], teacher: YOLOHead, teacher_raw: list[torch.Tensor],
+                      temperature: float) -> torch.Tensor:
+    """KL divergence from the teacher's class scores (per-class Bernoulli) and DFL box distributions (softmax over
+    bins) to the student's, on the student's anchor points, softened by ``temperature``; zero when they agree."""
+    student_box, student_cls = (t.float() for t in student.flatten(student_raw))
+    teacher_box, teacher_cls = (t.float().detach() for t in teacher.flatten(teacher_raw))
+    s, t = student_cls / temperature, teacher_cls / temperature
+    target = torch.sigmoid(t)
+    cls = target * (F.logsigmoid(t) - F.logsigmoid(s)) + (1 - target) * (F.logsigmoid(-t) - F.logsigmoid(-s))
+    bins = student.reg_max
+    s_box = (student_box / temperature).reshape(*student_box.shape[:2], 4, bins).log_softmax(-1)
+    t_box = (teacher_box / temperature).reshape(*teacher_box.shape[:2], 4, bins).log_softmax(-1)
+    box = (t_box.exp() * (t_box - s_box)).sum(-1)
+    return (cls.sum(-1).mean() + box.sum(-1).mean()) * temperature**2
+
+
 class DetectionLoss(nn.Module):
     """Loss for a ``YOLOHead``'s raw maps given targets in input pixels."""
 

@@ -8,6 +8,8 @@ import torch
 
 from ..engine import Evaluation, Task
 from ..engine.distributed import unwrap
+from ..errors import UserError
+from ..inference import load_teacher
 from ..engine.task import data_or_synthetic
 from ..images import read_image, to_rgb, write_image
 from .config import DetectConfig
@@ -15,7 +17,7 @@ from .data import DetectionDataset, collate, load_split, read_data_yaml
 from .draw import draw_detections, image_grid
 from .evaluate import coco_evaluate, confusion_matrix, plot_confusion, plot_pr_curves
 from .letterbox import detections_to_original
-from .loss import DetectionLoss, LossGains
+from .loss import DetectionLoss, LossGains, distillation_loss
 from .model import build_detector
 from .synth import write_shapes
 
@@ -40,6 +42,18 @@ class DetectTask(Task):
         gains = config.loss
         self.loss = DetectionLoss(LossGains(gains.box, gains.cls, gains.dfl), gains.topk, gains.alpha, gains.beta)
         self._train_set: DetectionDataset | None = None
+        self.teacher = self._load_teacher() if "train" in splits and config.train.distill.teacher else None
+
+    def _load_teacher(self) -> torch.nn.Module:
+        """The frozen teacher named by ``train.distill.teacher``; it must see the same images and classes."""
+        path = self.config.train.distill.teacher
+        teacher, config, meta = load_teacher(path, "detect", DetectConfig, lambda c, m: build_detector(c.model, len(m.get("names", []))))
+        if meta.get("names") != self.names:
+            raise UserError(f"teacher {path} detects {meta.get('names')}, the data has {self.names}; distil from a teacher of these classes")
+        if (config.data.img_size, config.model.in_chans) != (self.config.data.img_size, self.config.model.in_chans):
+            raise UserError(f"teacher {path} was trained on {config.model.in_chans}-channel {config.data.img_size} px images, the "
+                            f"student on {self.config.model.in_chans}-channel {self.config.data.img_size} px; distillation needs the same input")
+        return teacher
 
     def _load(self, split: str) -> list:
         records, report = load_split(self.spec, split, self.config.model.in_chans)
@@ -50,7 +64,13 @@ class DetectTask(Task):
         return {"names": self.names}
 
     def build_model(self) -> torch.nn.Module:
-        return build_detector(self.config.model, len(self.names))
+        model = build_detector(self.config.model, len(self.names))
+        if self.teacher is not None:
+            student, teacher = model.head, self.teacher.head
+            if (student.strides, student.reg_max) != (teacher.strides, teacher.reg_max):
+                raise UserError(f"the teacher's head has strides {teacher.strides} and reg_max {teacher.reg_max}, the student's "
+                                f"{student.strides} and {student.reg_max}; distillation compares them anchor by anchor")
+        return model
 
     def train_dataset(self) -> DetectionDataset:
         self._train_set = DetectionDataset(self.train_records, self.config.data.img_size, train=True, mosaic=self.config.data.mosaic,
@@ -65,8 +85,16 @@ class DetectTask(Task):
             self._train_set.set_mosaic(0.0)
 
     def training_step(self, model, batch, device):
-        raw = model(batch["image"].to(device, non_blocking=True))
-        return self.loss(unwrap(model).head, raw, batch["targets"].to(device))
+        images = batch["image"].to(device, non_blocking=True)
+        raw = model(images)
+        loss, items = self.loss(unwrap(model).head, raw, batch["targets"].to(device))
+        if self.teacher is None:
+            return loss, items
+        distill = self.config.train.distill
+        with torch.no_grad():
+            teacher_raw = self.teacher.to(device)(images)
+        kd = distillation_loss(unwrap(model).head, raw, self.teacher.head, teacher_raw, distill.temperature)
+        return loss + distill.weight * kd, {**items, "distill": kd.item()}
 
     @torch.no_grad()
     def evaluate(self, model, loader, device) -> Evaluation:

@@ -1,10 +1,19 @@
 """Config sections every task shares: how to train and where the run goes."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from ..config import ranged
+
+
+@dataclass
+class DistillConfig:
+    """Knowledge distillation from a trained ``teacher`` (a best.pt or .safetensors of the same task)."""
+
+    teacher: str | None = None
+    weight: float = ranged(1.0, ge=0)
+    temperature: float = ranged(2.0, gt=0)
 
 
 @dataclass
@@ -31,6 +40,7 @@ class TrainConfig:
     device: str = "auto"
     workers: int = ranged(2, ge=0)
     checkpoint_every: int = ranged(1, ge=1)
+    distill: DistillConfig = field(default_factory=DistillConfig)
 
 
 @dataclass
