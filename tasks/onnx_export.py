@@ -19,6 +19,16 @@ from .errors import UserError
 from .files import atomic_open
 
 
+def require(module: str, purpose: str):
+    """Import an optional dependency of the ``export`` extra, or say how to install it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise UserError(f"{purpose} needs the {module} package: pip install 'litebone[export]'") from None
+
+
 def check_format(fmt: str) -> None:
     """Only ONNX is supported; anything else is a user error naming the fix."""
     if fmt != "onnx":
@@ -32,8 +42,7 @@ def write_onnx(model: nn.Module, example: torch.Tensor, path: Path, inputs: Sequ
     ``metadata`` goes into the model's ``metadata_props`` (values JSON-encoded unless already text), where
     onnxruntime's ``get_modelmeta().custom_metadata_map`` reads it back.
     """
-    import onnx
-
+    onnx = require("onnx", "ONNX export")
     axes = {name: {0: "batch"} for name in [*inputs, *outputs]} if dynamic else None
     buffer = io.BytesIO()
     with warnings.catch_warnings():

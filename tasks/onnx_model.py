@@ -20,8 +20,9 @@ class OnnxModel:
     """An ONNX export on onnxruntime's CPU provider: ``model(images)`` like the PyTorch module it came from."""
 
     def __init__(self, path: str | Path, task: str) -> None:
-        import onnxruntime as ort
+        from .onnx_export import require
 
+        ort = require("onnxruntime", "Running an ONNX model")
         path = Path(path)
         if not path.is_file():
             raise UserError(f"ONNX file {path} does not exist")

@@ -14,7 +14,6 @@ from ..images import write_image
 from ..config import from_dict, to_dict
 from ..inference import load_trained, readable_images, run_validation
 from ..onnx_model import OnnxModel
-from ..quantize import calibration_images, export_int8
 from ..onnx_export import check_format, input_metadata, write_onnx
 from .colorize import colorize
 from .config import DepthConfig
@@ -112,6 +111,8 @@ def export(weights: str, fmt: str = "onnx", img_size: int | None = None, dynamic
                 **input_metadata(model.backbone.input_spec)}
     example = torch.zeros(1, model.backbone.in_chans, height, width)
     if int8:
+        from ..quantize import calibration_images, export_int8
+
         task = DepthTask(config, splits=("train",))
         images = calibration_images(DepthDataset(task.train_pairs, task.spec, (height, width), train=False,
                                                  channels=model.backbone.in_chans), calib_images)

@@ -16,7 +16,6 @@ from ..images import to_rgb, write_image
 from ..config import from_dict, to_dict
 from ..inference import load_trained, readable_images, run_validation
 from ..onnx_model import OnnxDetector
-from ..quantize import calibration_images, export_int8
 from ..onnx_export import check_format, input_metadata, write_onnx
 from .config import DetectConfig
 from .data import DetectionDataset, collate
@@ -156,6 +155,8 @@ def export(weights: str, fmt: str = "onnx", nms: bool = False, img_size: int | N
                 **input_metadata(model.backbone.input_spec)}
     example = torch.zeros(1, model.backbone.in_chans, size, size)
     if int8:
+        from ..quantize import calibration_images, export_int8
+
         records = DetectTask(config, splits=("train",)).train_records
         images = calibration_images(DetectionDataset(records, size, train=False, channels=model.backbone.in_chans), calib_images)
         export_int8(lambda fp32: write_onnx(wrapper.eval(), example, fp32, ["images"], ["output"], dynamic, metadata), path, images,

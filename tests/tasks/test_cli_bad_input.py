@@ -247,3 +247,20 @@ def test_int8_with_nms_is_refused(trained, tmp_path, capsys):
     _, _, checkpoint = trained
     _fails_cleanly(capsys, ["export", "detect", "--weights", str(checkpoint), "--int8", "--nms", "--output", str(tmp_path / "q.onnx")],
                    "--int8 quantises the raw export")
+
+
+def test_without_the_export_extra_training_imports_and_export_names_the_extra(trained, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    for package in ("onnx", "onnxruntime"):
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text(f"raise ImportError('{package} is not installed')\n")
+    _, _, checkpoint = trained
+    script = ("import tasks.detect, tasks.depth\nfrom tasks.cli import main\n"
+              f"raise SystemExit(main(['export', 'detect', '--weights', {str(checkpoint)!r}, '--output', {str(tmp_path / 'm.onnx')!r}]))")
+    root = str(__import__("pathlib").Path(__file__).resolve().parents[2])
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{root}"})
+    assert result.returncode == 2 and "pip install 'litebone[export]'" in result.stderr and "Traceback" not in result.stderr
