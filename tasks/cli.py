@@ -139,6 +139,12 @@ def _export(args: argparse.Namespace) -> None:
     _task_module(args.task).export(weights, **options)
 
 
+def _prune(args: argparse.Namespace) -> None:
+    from .prune import prune
+
+    prune(args.task, args.weights, args.ratio, output=args.output, overwrite=args.overwrite)
+
+
 def _synth(args: argparse.Namespace) -> None:
     from .files import check_folders
 
@@ -214,6 +220,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="--int8: keep the K layers measured to lose most in float (default 0)")
     _fuse_flag(export)
     export.set_defaults(handler=_export)
+
+    prune = commands.add_parser("prune", help="remove channels from a trained model (torch-pruning), to fine-tune with model.init=")
+    prune.add_argument("task", choices=TASKS)
+    prune.add_argument("--weights", required=True)
+    prune.add_argument("--ratio", type=float, required=True, help="share of channels to remove from each prunable layer, in (0, 1)")
+    prune.add_argument("--output", help="pruned checkpoint (default: next to the weights, NAME.prunedRR.pt)")
+    prune.add_argument("--overwrite", action="store_true", help="replace an existing output file (never an input)")
+    prune.set_defaults(handler=_prune)
 
     synth = commands.add_parser("synth", help="generate a synthetic dataset")
     synth.add_argument("kind", choices=["shapes", "scenes"], help="shapes: detection (YOLO format); scenes: depth")

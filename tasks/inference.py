@@ -21,6 +21,7 @@ from .engine.runs import new_run_dir
 from .engine.weights import read_trained
 from .files import make_dirs
 from .images import ImageReadError, image_files, output_stems, read_image
+from .prune import apply_shapes
 
 C = TypeVar("C")
 
@@ -67,6 +68,8 @@ def load_trained(weights: str | Path, task: str, config_class: type[C], build: C
     config = from_dict(config_class, config_dict)
     config.model.pretrained = False
     model = build(config, meta)
+    if meta.get("pruned"):
+        apply_shapes(model, meta["pruned"], state)
     model.load_state_dict(state)
     return model.to(target).eval(), config, meta
 

@@ -13,6 +13,7 @@ class DepthModelConfig:
     backbone: str = "mobilenetv2_100"
     out_indices: tuple[int, ...] | None = None
     pretrained: Any = False
+    init: str | None = None
     in_chans: int = ranged(3, ge=1, le=4)
     backbone_kwargs: dict = field(default_factory=dict)
     frozen_stages: int = -1

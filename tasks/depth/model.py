@@ -68,5 +68,7 @@ class DepthModel(nn.Module):
 
 
 def build_depth_model(config: DepthModelConfig, max_depth: float) -> DepthModel:
-    """A ``DepthModel`` from a ``DepthModelConfig`` (its fields are the constructor's arguments)."""
-    return DepthModel(max_depth=max_depth, **dataclasses.asdict(config))
+    """A ``DepthModel`` from a ``DepthModelConfig`` (its fields, but ``init``, are the constructor's arguments)."""
+    fields = dataclasses.asdict(config)
+    fields.pop("init")
+    return DepthModel(max_depth=max_depth, **fields)

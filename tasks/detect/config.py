@@ -13,6 +13,7 @@ class DetectModelConfig:
     backbone: str = "mobilenetv3_small_100"
     out_indices: tuple[int, ...] = (2, 3, 4)
     pretrained: Any = False
+    init: str | None = None
     in_chans: int = ranged(3, ge=1, le=4)
     backbone_kwargs: dict = field(default_factory=dict)
     frozen_stages: int = -1

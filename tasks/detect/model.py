@@ -75,5 +75,7 @@ class Detector(nn.Module):
 
 
 def build_detector(config: DetectModelConfig, num_classes: int) -> Detector:
-    """A ``Detector`` from a ``DetectModelConfig`` (its fields are the constructor's arguments)."""
-    return Detector(num_classes=num_classes, **dataclasses.asdict(config))
+    """A ``Detector`` from a ``DetectModelConfig`` (its fields, but ``init``, are the constructor's arguments)."""
+    fields = dataclasses.asdict(config)
+    fields.pop("init")
+    return Detector(num_classes=num_classes, **fields)
