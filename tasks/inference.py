@@ -21,7 +21,7 @@ from .engine.runs import new_run_dir
 from .engine.weights import read_trained
 from .files import make_dirs
 from .images import ImageReadError, image_files, output_stems, read_image
-from .prune import apply_shapes
+from .prune import load_weights
 
 C = TypeVar("C")
 
@@ -61,16 +61,13 @@ def load_trained(weights: str | Path, task: str, config_class: type[C], build: C
     """(model in eval mode on ``device``, its config, its metadata) from a ``.pt`` or ``.safetensors`` of ``task``.
 
     ``build(config, metadata)`` makes the untrained model; the weights are the EMA ones when present,
-    and the backbone is never re-downloaded.
+    and neither upstream weights nor ``model.init`` are read again.
     """
     target = parse_device(device, "--device")
     state, config_dict, meta = read_trained(weights, task)
     config = from_dict(config_class, config_dict)
-    config.model.pretrained = False
-    model = build(config, meta)
-    if meta.get("pruned"):
-        apply_shapes(model, meta["pruned"], state)
-    model.load_state_dict(state)
+    config.model.pretrained, config.model.init = False, None
+    model = load_weights(build(config, meta), state, meta, weights)
     return model.to(target).eval(), config, meta
 
 

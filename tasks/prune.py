@@ -80,21 +80,33 @@ def pruned_checkpoint(model: nn.Module, task: str, config: dict[str, Any], meta:
             "meta": {**meta, "pruned": layer_shapes(model)}, "epoch": -1}
 
 
-def initialise(model: nn.Module, path: str, task: str) -> dict[str, dict[str, int]] | None:
-    """Load ``path`` (a trained or pruned checkpoint of ``task``) into ``model``, reshaping it first when pruned;
-    returns the pruned layer shapes, which the fine-tuned checkpoints must carry on."""
-    from .engine.weights import read_trained
-
-    state, _, meta = read_trained(path, task)
-    shapes = meta.get("pruned")
-    if shapes:
-        apply_shapes(model, shapes, state)
+def load_weights(model: nn.Module, state: dict[str, torch.Tensor], meta: dict[str, Any], source: str | Path) -> nn.Module:
+    """Load trained ``state`` into a freshly built ``model``, reshaping it first when ``meta`` says it was pruned."""
+    if meta.get("pruned"):
+        apply_shapes(model, meta["pruned"], state)
     try:
         model.load_state_dict(state)
     except RuntimeError as error:
-        raise UserError(f"model.init={path} does not fit this model ({str(error).splitlines()[0][:160]}); "
-                        f"fine-tune with the config it was trained with") from None
-    return shapes
+        raise UserError(f"{source} does not fit the model its config describes ({str(error).splitlines()[0][:160]})") from None
+    return model
+
+
+class InitialWeights:
+    """``model.init``: a trained or pruned checkpoint read once, loaded into each model the task builds.
+
+    ``metadata`` is what the task's own checkpoints must carry on (the pruned shapes).
+    """
+
+    def __init__(self, path: str, task: str) -> None:
+        from .engine.weights import read_trained
+
+        self.path = path
+        self.state, _, meta = read_trained(path, task)
+        self.meta = meta
+        self.metadata = {"pruned": meta["pruned"]} if meta.get("pruned") else {}
+
+    def load_into(self, model: nn.Module) -> nn.Module:
+        return load_weights(model, self.state, self.meta, f"model.init={self.path}")
 
 
 def prune(task: str, weights: str, ratio: float, output: str | None = None, overwrite: bool = False) -> Path:

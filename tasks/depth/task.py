@@ -10,7 +10,7 @@ import torch
 from ..engine import Evaluation, Task
 from ..errors import UserError
 from ..inference import load_teacher
-from ..prune import initialise
+from ..prune import InitialWeights
 from ..engine.task import data_or_synthetic
 from .colorize import colorize
 from .config import DepthConfig
@@ -43,7 +43,7 @@ class DepthTask(Task):
         self.val_pairs = self._load("val") if "val" in splits else []
         self.loss = build_loss(config.loss.name, **config.loss.kwargs)
         self.teacher = self._load_teacher() if "train" in splits and config.train.distill.teacher else None
-        self.pruned: dict | None = None
+        self.init = InitialWeights(config.model.init, self.name) if config.model.init else None
 
     def _load_teacher(self) -> torch.nn.Module:
         """The frozen teacher named by ``train.distill.teacher``; it must see the same images and predict the same quantity."""
@@ -62,12 +62,12 @@ class DepthTask(Task):
         return pairs
 
     def metadata(self) -> dict[str, Any]:
-        return {"max_depth": self.max_depth, "mode": self.config.model.mode, **({"pruned": self.pruned} if self.pruned else {})}
+        return {"max_depth": self.max_depth, "mode": self.config.model.mode, **(self.init.metadata if self.init else {})}
 
     def build_model(self) -> torch.nn.Module:
         model = build_depth_model(self.config.model, self.max_depth)
-        if self.config.model.init:
-            self.pruned = initialise(model, self.config.model.init, self.name)
+        if self.init is not None:
+            self.init.load_into(model)
         return model
 
     def train_dataset(self) -> DepthDataset:

@@ -10,7 +10,7 @@ from ..engine import Evaluation, Task
 from ..engine.distributed import unwrap
 from ..errors import UserError
 from ..inference import load_teacher
-from ..prune import initialise
+from ..prune import InitialWeights
 from ..engine.task import data_or_synthetic
 from ..images import read_image, to_rgb, write_image
 from .config import DetectConfig
@@ -44,7 +44,7 @@ class DetectTask(Task):
         self.loss = DetectionLoss(LossGains(gains.box, gains.cls, gains.dfl), gains.topk, gains.alpha, gains.beta)
         self._train_set: DetectionDataset | None = None
         self.teacher = self._load_teacher() if "train" in splits and config.train.distill.teacher else None
-        self.pruned: dict | None = None
+        self.init = InitialWeights(config.model.init, self.name) if config.model.init else None
 
     def _load_teacher(self) -> torch.nn.Module:
         """The frozen teacher named by ``train.distill.teacher``; it must see the same images and classes."""
@@ -63,12 +63,12 @@ class DetectTask(Task):
         return records
 
     def metadata(self) -> dict[str, Any]:
-        return {"names": self.names, **({"pruned": self.pruned} if self.pruned else {})}
+        return {"names": self.names, **(self.init.metadata if self.init else {})}
 
     def build_model(self) -> torch.nn.Module:
         model = build_detector(self.config.model, len(self.names))
-        if self.config.model.init:
-            self.pruned = initialise(model, self.config.model.init, self.name)
+        if self.init is not None:
+            self.init.load_into(model)
         if self.teacher is not None:
             student, teacher = model.head, self.teacher.head
             if (student.strides, student.reg_max) != (teacher.strides, teacher.reg_max):

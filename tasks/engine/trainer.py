@@ -83,8 +83,8 @@ class Trainer:
         self.resume_from = Path(resume) if resume else None
         if self.resume_from is not None and self.resume_from.is_dir():
             self.resume_from = self.resume_from / "weights" / "last.pt"
-        saved = load_checkpoint(self.resume_from)["config"] if self.resume_from is not None else None
-        self.run_dir = run_dir_of(self.resume_from, saved) if self.resume_from is not None else None
+        self.resume_checkpoint = load_checkpoint(self.resume_from) if self.resume_from is not None else None
+        self.run_dir = run_dir_of(self.resume_from, self.resume_checkpoint["config"]) if self.resume_checkpoint else None
         if self.run_dir is None:
             self.run_dir = new_run_dir(config.run.project, task.name, config.run.name, config.run.exist_ok)
             if self.resume_from is not None and dist.is_main():
@@ -148,8 +148,8 @@ class Trainer:
             if dist.initialized() else model
         )
         self.start_epoch, self.step, self.best, self.best_epoch = 0, 0, None, -1
-        if self.resume_from is not None:
-            self._restore(load_checkpoint(self.resume_from))
+        if self.resume_checkpoint is not None:
+            self._restore(self.resume_checkpoint)
 
     def _checkpoint(self, epoch: int) -> dict[str, Any]:
         return {
