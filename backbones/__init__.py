@@ -6,7 +6,7 @@ tensor per level; level ``i`` has stride ``2 ** (i + 1)``.
 from . import efficientnet, efficientvit, fastvit, ghostnet, lcnet, mixnet, mobilenet_v1, mobilenet_v2, mobilenet_v3  # noqa: F401
 from . import mobilenet_v4, repvit, resnet, shufflenet_v1, shufflenet_v2, squeezenet, xception  # noqa: F401
 from ._base import Backbone, Level, align_to_strides
-from ._input import InputSpec
+from ._input import ImageNormalize, InputSpec
 from ._builder import (
     WIDTH_MULT_RANGE,
     UnknownBackboneError,
@@ -24,6 +24,7 @@ from ._weights import content_problem, describe_unreadable, read_safetensors
 __all__ = [
     "BACKBONES",
     "Backbone",
+    "ImageNormalize",
     "InputSpec",
     "BackboneSpec",
     "Level",

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import torch
+import torch.nn as nn
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -53,3 +56,23 @@ def torchvision_input_spec(weights: str) -> InputSpec:
 
     transform = getattr(torchvision.models, weights).DEFAULT.transforms()
     return InputSpec(tuple(transform.mean), tuple(transform.std), source=f"torchvision {weights}.DEFAULT")
+
+
+class ImageNormalize(nn.Module):
+    """Pixels in ``[0, pixel_max]`` -> the normalised input ``spec`` asks for.
+
+    Inside the model, so exports take raw pixels: ``(pixel / pixel_max * (hi - lo) + lo - mean) / std`` per channel.
+    ``pixel_max`` is 255 for uint8 pixels (litebone's tasks) and 1 for images already scaled to ``[0, 1]`` (Ultralytics).
+    """
+
+    def __init__(self, spec: InputSpec, pixel_max: float = 255.0) -> None:
+        super().__init__()
+        low, high = spec.input_range
+        scale = pixel_max / (high - low)
+        mean = (torch.tensor(spec.mean) - low) * scale
+        std = torch.tensor(spec.std) * scale
+        self.register_buffer("mean", mean.view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("std", std.view(1, -1, 1, 1), persistent=False)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return (images.float() - self.mean) / self.std

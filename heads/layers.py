@@ -5,7 +5,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from backbones import InputSpec
 
 
 class ConvBnAct(nn.Sequential):
@@ -72,25 +71,6 @@ class SPPF(nn.Module):
         p1 = self.pool(x)
         p2 = self.pool(p1)
         return self.project(torch.cat([x, p1, p2, self.pool(p2)], 1))
-
-
-class ImageNormalize(nn.Module):
-    """uint8 (or 0-255 float) pixels -> the normalised input a backbone's ``input_spec`` asks for.
-
-    Inside the model, so exports take raw pixels: ``(pixel / 255 * (hi - lo) + lo - mean) / std`` per channel.
-    """
-
-    def __init__(self, spec: InputSpec) -> None:
-        super().__init__()
-        low, high = spec.input_range
-        scale = 255.0 / (high - low)
-        mean = (torch.tensor(spec.mean) - low) * scale
-        std = torch.tensor(spec.std) * scale
-        self.register_buffer("mean", mean.view(1, -1, 1, 1), persistent=False)
-        self.register_buffer("std", std.view(1, -1, 1, 1), persistent=False)
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return (images.float() - self.mean) / self.std
 
 
 def resize_to(x: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:

@@ -8,10 +8,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from backbones import available_levels, get_backbone
+from backbones import ImageNormalize, available_levels, get_backbone
 from heads import build_decoder
 from heads.depth import DepthHead
-from heads.layers import ImageNormalize
 
 from .config import DepthModelConfig
 

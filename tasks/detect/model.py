@@ -8,9 +8,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from backbones import get_backbone
+from backbones import ImageNormalize, get_backbone
 from heads import build_head, build_neck
-from heads.layers import ImageNormalize
 
 from .config import DetectModelConfig
 from .letterbox import detections_to_original, letterbox

@@ -9,9 +9,8 @@ import torch
 from PIL import Image
 from timm.data import create_transform, resolve_data_config
 
-from backbones import InputSpec, backbone_info, get_backbone
+from backbones import ImageNormalize, InputSpec, backbone_info, get_backbone
 from backbones.smp_encoder import register_smp_encoder
-from heads.layers import ImageNormalize
 from tasks.cli import main
 from tasks.depth.model import DepthModel
 from tasks.depth.synth import write_scenes
