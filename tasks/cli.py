@@ -159,6 +159,64 @@ def _synth(args: argparse.Namespace) -> None:
     print(f"litebone: wrote {args.train} train and {args.val} val images; data file {path}")
 
 
+def _ultralytics_yaml_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="litebone ultralytics yaml", description=(
+        "Write an Ultralytics YOLO model YAML whose backbone is a litebone backbone: HEAD's neck and Detect, "
+        "every channel count filled in. Train it with `litebone ultralytics train model=FILE data=...`."))
+    parser.add_argument("backbone", help="curated name or any timm model name")
+    parser.add_argument("--head", default="yolov8n", help="the Ultralytics detector whose head is kept: yolov8n, yolo11s, yolo26m, ...")
+    parser.add_argument("--nc", type=_at_least(1), default=80, help="number of classes (default 80; Ultralytics resets it from data.yaml)")
+    parser.add_argument("--out-indices", type=_int_list, default=[2, 3, 4], help="the three levels that feed P3-P5 (default 2,3,4)")
+    parser.add_argument("--pretrained", help="'true' for upstream weights, or a local .safetensors/.pt/.pth file")
+    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="get_backbone option, e.g. width_mult=0.75")
+    parser.add_argument("-o", "--output", help="output YAML (default BACKBONE-HEAD.yaml)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    return parser
+
+
+def _ultralytics_yaml(arguments: Sequence[str], bridge) -> None:
+    import yaml
+
+    from .files import atomic_write_text, check_output
+
+    args = _ultralytics_yaml_parser().parse_args(arguments)
+    options = {}
+    for item in args.option:
+        key, equals, value = item.partition("=")
+        if not equals or not key:
+            raise UserError(f"--option takes KEY=VALUE, got {item!r}")
+        options[key] = yaml.safe_load(value)
+    if args.pretrained is not None:
+        weights = Path(args.pretrained)
+        if args.pretrained.lower() == "true":
+            options["pretrained"] = True
+        elif not weights.is_file():
+            raise UserError(f"--pretrained {args.pretrained}: no such file; give a local weights file or 'true'")
+        else:
+            options["pretrained"] = str(weights.resolve())
+    model = bridge.yolo_yaml(args.backbone, head=args.head, nc=args.nc, out_indices=args.out_indices, **options)
+    output = check_output(args.output or f"{args.backbone}-{args.head}.yaml", [], args.overwrite)
+    named_scale = bridge.scale_in_file_name(output)
+    if named_scale and named_scale != args.head[-1]:
+        raise UserError(f"Ultralytics reads the scale from the file name: {output.name} would build scale {named_scale!r}, "
+                        f"not {args.head}'s {args.head[-1]!r}; name the file after {args.head}")
+    comment = (f"litebone {args.backbone} backbone with the {args.head} head. Build it after `import backbones.ultralytics`,\n"
+               f"or run it with `litebone ultralytics train model={output.name} data=...`.")
+    atomic_write_text(output, bridge.format_yaml(model, comment))
+    print(f"wrote {output}; train it with: litebone ultralytics train model={output} data=DATA.yaml")
+
+
+def _ultralytics(args: argparse.Namespace) -> None:
+    try:
+        from backbones import ultralytics as bridge
+    except ImportError as error:
+        raise UserError(str(error)) from None
+    if args.arguments[:1] == ["yaml"]:
+        _ultralytics_yaml(args.arguments[1:], bridge)
+    else:
+        bridge.run_ultralytics(args.arguments)
+
+
 def _fuse_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-fuse", dest="fuse", action="store_false",
                         help="run the model as trained instead of its fused inference copy (BatchNorm folded)")
@@ -237,6 +295,14 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--size", type=_at_least(32), default=256)
     synth.add_argument("--seed", type=int, default=0)
     synth.set_defaults(handler=_synth)
+
+    ultra = commands.add_parser("ultralytics", help="Ultralytics' own YOLO commands with litebone backbones (litebone[ultralytics])",
+                                description=(
+        "`litebone ultralytics yaml BACKBONE --head yolov8n --nc N -o FILE` writes a YOLO YAML with the backbone swapped; "
+        "anything else goes to Ultralytics' `yolo` command with litebone's modules registered, "
+        "e.g. `litebone ultralytics train model=FILE data=data.yaml imgsz=320 epochs=30`."))
+    ultra.add_argument("arguments", nargs=argparse.REMAINDER, metavar="ARGS", help="yaml ... | a yolo command")
+    ultra.set_defaults(handler=_ultralytics)
 
     backbones = commands.add_parser("backbones", help="list and describe backbones")
     backbone_commands = backbones.add_subparsers(dest="backbones_command", required=True, metavar="ACTION")
