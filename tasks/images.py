@@ -57,6 +57,8 @@ def read_image(path: str | Path, channels: int = 3) -> np.ndarray:
         raise ImageReadError(path, "missing images", "the file does not exist") from None
     except UnidentifiedImageError:
         raise ImageReadError(path, "unreadable images", "not an image file") from None
+    except ImportError as error:  # a plugin loader patched into PIL.Image.open (Ultralytics' HEIF one) failed on it
+        raise ImageReadError(path, "unreadable images", f"not an image file PIL knows ({error})") from None
     except OSError as error:
         reason = "truncated images" if "truncated" in str(error).lower() else "unreadable images"
         raise ImageReadError(path, reason, str(error)) from None

@@ -11,7 +11,10 @@ import onnxruntime as ort  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 import yaml  # noqa: E402
+from PIL import Image  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
+
+PIL_OPEN = Image.open
 from ultralytics import YOLO  # noqa: E402
 from ultralytics.nn import tasks as ultralytics_tasks  # noqa: E402
 
@@ -19,6 +22,12 @@ from backbones import get_backbone  # noqa: E402
 from backbones.ultralytics import LiteBackbone, format_yaml, register, yolo_yaml  # noqa: E402
 from tasks.cli import main  # noqa: E402
 from tasks.detect.synth import write_shapes  # noqa: E402
+from tasks.images import ImageReadError, read_image  # noqa: E402
+
+# Importing Ultralytics replaces PIL.Image.open process-wide (HEIF support that pip-installs pi-heif on the first
+# unidentified file). Only the test below runs under it; the rest of the suite tests litebone with PIL's own opener.
+ULTRALYTICS_OPEN = Image.open
+Image.open = PIL_OPEN
 
 
 def write_model(tmp_path, backbone, head, nc=4, **options):
@@ -205,3 +214,13 @@ def test_missing_ultralytics_is_a_clear_error_and_the_core_never_imports_it():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 2, done.stderr
     assert "pip install 'litebone[ultralytics]'" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_litebone_reader_counts_a_corrupt_image_under_ultralytics_pil_patch(tmp_path, monkeypatch):
+    assert ULTRALYTICS_OPEN is not PIL_OPEN, "Ultralytics no longer patches PIL.Image.open; drop this test and the note above"
+    monkeypatch.setattr(Image, "open", ULTRALYTICS_OPEN)
+    corrupt = tmp_path / "bad.jpg"
+    corrupt.write_bytes(b"not a jpeg at all")
+    with pytest.raises(ImageReadError) as raised:
+        read_image(corrupt)
+    assert raised.value.reason == "unreadable images"
