@@ -9,7 +9,8 @@ On the synthetic shapes, from scratch, the same epochs, batch and CPU threads, o
 Then every trained model's fused forward pass is timed at batch 1 in interleaved rounds in this
 process. Ultralytics rows report Ultralytics' mAP50-95 and the litebone row pycocotools' (each
 trainer's own evaluator). Needs ``litebone[ultralytics]``; prints a Markdown table and writes
-``ultralytics_bridge.png`` (mAP50-95 against wall-clock per epoch).
+``ultralytics_bridge.png`` (mAP50-95 against wall-clock per epoch). Finished runs in ``--out`` are
+reused, so an interrupted benchmark resumes at the first unfinished run.
 """
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import matplotlib
@@ -40,6 +40,12 @@ model, data, size, epochs, batch, out, name = sys.argv[1:8]
 YOLO(model).train(data=data, imgsz=int(size), epochs=int(epochs), batch=int(batch), device="cpu", workers=2, project=out,
                   name=name, exist_ok=True, pretrained=False, amp=False, plots=False, seed=0, close_mosaic=max(1, int(epochs) // 10))
 """
+
+
+def finished(run: Path, epochs: int) -> bool:
+    """True when ``run`` already holds best.pt and one results row per epoch (the run is reused)."""
+    results = run / "results.csv"
+    return (run / "weights" / "best.pt").is_file() and results.is_file() and len(results.read_text().strip().splitlines()) == epochs + 1
 
 
 def read_curve(path: Path, time_key: str, map_key: str) -> list[tuple[float, float]]:
@@ -65,7 +71,9 @@ def main() -> None:
     from tasks.detect.inference import load_detector
 
     out = Path(args.out).resolve()
-    data = write_shapes(out / "shapes", train=args.train, val=args.val, size=args.size, seed=1)
+    data = out / "shapes" / "data.yaml"
+    if not data.is_file():
+        data = write_shapes(out / "shapes", train=args.train, val=args.val, size=args.size, seed=1)
     env = {**os.environ, "YOLO_OFFLINE": "1"}
     runs: dict[str, tuple[str, Path]] = {}
     for label, backbone in (("YOLOv8n", None), ("MNv3-L + YOLOv8n head", "mobilenetv3_large_100"),
@@ -75,14 +83,14 @@ def main() -> None:
         if backbone is not None:
             model_file = str(out / f"{name}.yaml")
             Path(model_file).write_text(bridge.format_yaml(bridge.yolo_yaml(backbone, head="yolov8n", nc=4)))
-        started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", ULTRALYTICS_TRAIN, model_file, str(data), str(args.size), str(args.epochs),
-                        str(args.batch), str(out), name], check=True, env=env)
-        print(f"{label}: {time.perf_counter() - started:.0f} s")
+        if not finished(out / name, args.epochs):
+            subprocess.run([sys.executable, "-c", ULTRALYTICS_TRAIN, model_file, str(data), str(args.size), str(args.epochs),
+                            str(args.batch), str(out), name], check=True, env=env)
         runs[label] = ("ultralytics", out / name)
-    subprocess.run([sys.executable, "-m", "tasks.cli", "train", "detect", f"data.data={data}", f"data.img_size={args.size}",
-                    "model.backbone=mobilenetv3_large_100", f"train.epochs={args.epochs}", f"train.batch_size={args.batch}",
-                    f"run.project={out}", "run.name=litebone", "run.exist_ok=true"], check=True)
+    if not finished(out / "detect" / "litebone", args.epochs):
+        subprocess.run([sys.executable, "-m", "tasks.cli", "train", "detect", f"data.data={data}", f"data.img_size={args.size}",
+                        "model.backbone=mobilenetv3_large_100", f"train.epochs={args.epochs}", f"train.batch_size={args.batch}",
+                        f"run.project={out}", "run.name=litebone", "run.exist_ok=true"], check=True)
     runs["litebone detector, MNv3-L"] = ("litebone", out / "detect" / "litebone")
 
     curves, models = {}, {}

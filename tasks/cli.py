@@ -142,7 +142,7 @@ def _export(args: argparse.Namespace) -> None:
 def _prune(args: argparse.Namespace) -> None:
     from .prune import prune
 
-    prune(args.task, args.weights, args.ratio, output=args.output, overwrite=args.overwrite)
+    prune(args.task, args.weights, args.ratio, output=args.output, overwrite=args.overwrite, importance=args.importance)
 
 
 def _synth(args: argparse.Namespace) -> None:
@@ -283,6 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
     prune.add_argument("task", choices=TASKS)
     prune.add_argument("--weights", required=True)
     prune.add_argument("--ratio", type=float, required=True, help="share of channels to remove from each prunable layer, in (0, 1)")
+    prune.add_argument("--importance", default="l2", metavar="CRITERION",
+                       help="which channels go first: l2 (default) or l1 weight magnitude, or bn (BatchNorm scale)")
     prune.add_argument("--output", help="pruned checkpoint (default: next to the weights, NAME.prunedRR.pt)")
     prune.add_argument("--overwrite", action="store_true", help="replace an existing output file (never an input)")
     prune.set_defaults(handler=_prune)

@@ -17,6 +17,12 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from .errors import UserError
 
+IMPORTANCE = {
+    "l2": "L2 norm of each channel group's weights (torch-pruning GroupMagnitudeImportance, p=2)",
+    "l1": "L1 norm of each channel group's weights (GroupMagnitudeImportance, p=1)",
+    "bn": "BatchNorm scale |gamma| of each channel (BNScaleImportance, Network Slimming)",
+}
+
 _SHAPE_ATTRIBUTES = {nn.Conv2d: ("in_channels", "out_channels", "groups"), _BatchNorm: ("num_features",),
                      nn.Linear: ("in_features", "out_features")}
 
@@ -50,15 +56,25 @@ def apply_shapes(model: nn.Module, shapes: dict[str, dict[str, int]], state: dic
     return model
 
 
-def prune_model(model: nn.Module, example: torch.Tensor, ratio: float, keep: list[nn.Module]) -> nn.Module:
-    """Remove ``ratio`` of the channels of every prunable layer group (L2 magnitude), in place; ``keep`` stay whole."""
+def _importance(name: str):
+    import torch_pruning as tp
+
+    if name not in IMPORTANCE:
+        raise UserError(f"unknown importance {name!r}; choose one of {', '.join(IMPORTANCE)}")
+    return {"l2": lambda: tp.importance.GroupMagnitudeImportance(p=2), "l1": lambda: tp.importance.GroupMagnitudeImportance(p=1),
+            "bn": tp.importance.BNScaleImportance}[name]()
+
+
+def prune_model(model: nn.Module, example: torch.Tensor, ratio: float, keep: list[nn.Module], importance: str = "l2") -> nn.Module:
+    """Remove ``ratio`` of the channels of every prunable layer group, the least important by ``importance``
+    (a key of ``IMPORTANCE``), in place; ``keep`` stay whole."""
     if not 0 < ratio < 1:
         raise UserError(f"--ratio must lie strictly between 0 and 1 (the share of channels to remove), got {ratio}")
     import torch_pruning as tp
 
+    criterion = _importance(importance)
     try:
-        pruner = tp.pruner.MetaPruner(model.eval(), example, importance=tp.importance.GroupMagnitudeImportance(p=2),
-                                      pruning_ratio=ratio, ignored_layers=keep)
+        pruner = tp.pruner.MetaPruner(model.eval(), example, importance=criterion, pruning_ratio=ratio, ignored_layers=keep)
         pruner.step()
     except Exception as error:  # torch-pruning fails on operations its graph cannot follow
         raise UserError(f"torch-pruning cannot prune this model ({type(error).__name__}: {error}); "
@@ -109,7 +125,7 @@ class InitialWeights:
         return load_weights(model, self.state, self.meta, f"model.init={self.path}")
 
 
-def prune(task: str, weights: str, ratio: float, output: str | None = None, overwrite: bool = False) -> Path:
+def prune(task: str, weights: str, ratio: float, output: str | None = None, overwrite: bool = False, importance: str = "l2") -> Path:
     """``litebone prune``: remove ``ratio`` of the channels of a trained detector or depth model; write its checkpoint."""
     from .config import to_dict
     from .engine import atomic_save
@@ -130,7 +146,7 @@ def prune(task: str, weights: str, ratio: float, output: str | None = None, over
         example = torch.zeros(1, model.backbone.in_chans, config.data.height, config.data.width)
         keep = [model.head.conv]
     before = count_macs_params(model, example)
-    prune_model(model, example, ratio, keep)
+    prune_model(model, example, ratio, keep, importance)
     after = count_macs_params(model, example)
     atomic_save(pruned_checkpoint(model, task, to_dict(config), meta), path)
     print(f"litebone: pruned {weights} -> {path}: MACs {before[0] / 1e6:.1f}M -> {after[0] / 1e6:.1f}M "

@@ -7,7 +7,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..distill import FeatureImitation, captured_output
 from ..engine import Evaluation, Task
+from ..engine.distributed import unwrap
 from ..errors import UserError
 from ..inference import load_teacher
 from ..prune import InitialWeights
@@ -82,18 +84,31 @@ class DepthTask(Task):
             return torch.where(mask, 1.0 / depth.clamp(min=1e-6), torch.zeros_like(depth)), mask
         return depth, mask
 
-    def training_step(self, model, batch, device):
+    def training_modules(self, model: torch.nn.Module) -> torch.nn.ModuleDict:
+        """The decoder-feature imitation adapter when ``train.distill.features`` is on."""
+        if self.teacher is None or not self.config.train.distill.features:
+            return torch.nn.ModuleDict()
+        return torch.nn.ModuleDict({"imitation": FeatureImitation([unwrap(model).decoder.out_channels],
+                                                                  [self.teacher.decoder.out_channels])})
+
+    def training_step(self, model, batch, device, modules):
         images = batch["image"].to(device, non_blocking=True)
-        pred = model(images).float()
+        with captured_output(unwrap(model).decoder) as student_features:
+            pred = model(images).float()
         target, mask = self._target(batch["depth"].to(device))
         loss = self.loss(pred, target, mask)
         items = {self.config.loss.name: loss.item()}
         if self.teacher is None:
             return loss, items
-        with torch.no_grad():
+        distill = self.config.train.distill
+        with torch.no_grad(), captured_output(self.teacher.decoder) as teacher_features:
             teacher_pred = self.teacher.to(device)(images)
         kd = distillation_loss(pred, teacher_pred)
-        return loss + self.config.train.distill.weight * kd, {**items, "distill": kd.item()}
+        loss, items = loss + distill.weight * kd, {**items, "distill": kd.item()}
+        if "imitation" in modules:
+            imitation = modules["imitation"](student_features[0], teacher_features[0])
+            loss, items = loss + distill.features * imitation, {**items, "imitation": imitation.item()}
+        return loss, items
 
     def to_metres(self, pred: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
         """Model output in metres; relative (inverse-depth) outputs are aligned to the ground truth first."""

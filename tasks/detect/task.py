@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from ..distill import FeatureImitation, captured_output
 from ..engine import Evaluation, Task
 from ..engine.distributed import unwrap
 from ..errors import UserError
@@ -88,17 +89,28 @@ class DetectTask(Task):
         if self._train_set is not None and epoch >= epochs - self.config.data.close_mosaic:
             self._train_set.set_mosaic(0.0)
 
-    def training_step(self, model, batch, device):
+    def training_modules(self, model: torch.nn.Module) -> torch.nn.ModuleDict:
+        """The neck-feature imitation adapters when ``train.distill.features`` is on."""
+        if self.teacher is None or not self.config.train.distill.features:
+            return torch.nn.ModuleDict()
+        return torch.nn.ModuleDict({"imitation": FeatureImitation(unwrap(model).neck.out_channels, self.teacher.neck.out_channels)})
+
+    def training_step(self, model, batch, device, modules):
         images = batch["image"].to(device, non_blocking=True)
-        raw = model(images)
+        with captured_output(unwrap(model).neck) as student_features:
+            raw = model(images)
         loss, items = self.loss(unwrap(model).head, raw, batch["targets"].to(device))
         if self.teacher is None:
             return loss, items
         distill = self.config.train.distill
-        with torch.no_grad():
+        with torch.no_grad(), captured_output(self.teacher.neck) as teacher_features:
             teacher_raw = self.teacher.to(device)(images)
         kd = distillation_loss(unwrap(model).head, raw, self.teacher.head, teacher_raw, distill.temperature)
-        return loss + distill.weight * kd, {**items, "distill": kd.item()}
+        loss, items = loss + distill.weight * kd, {**items, "distill": kd.item()}
+        if "imitation" in modules:
+            imitation = modules["imitation"](student_features[0], teacher_features[0])
+            loss, items = loss + distill.features * imitation, {**items, "imitation": imitation.item()}
+        return loss, items
 
     @torch.no_grad()
     def evaluate(self, model, loader, device) -> Evaluation:

@@ -9,11 +9,17 @@ from ..config import ranged
 
 @dataclass
 class DistillConfig:
-    """Knowledge distillation from a trained ``teacher`` (a best.pt or .safetensors of the same task)."""
+    """Knowledge distillation from a trained ``teacher`` (a best.pt or .safetensors of the same task).
+
+    ``weight`` scales the output distillation (softened by ``temperature`` for detection);
+    ``features`` scales feature imitation through learned 1x1 adapters (detection: the neck's
+    outputs; depth: the decoder's), 0 for none.
+    """
 
     teacher: str | None = None
     weight: float = ranged(1.0, ge=0)
     temperature: float = ranged(2.0, gt=0)
+    features: float = ranged(0.0, ge=0)
 
 
 @dataclass

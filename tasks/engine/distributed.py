@@ -79,6 +79,16 @@ def all_true(flag: bool, device: torch.device) -> bool:
     return bool(value.item())
 
 
+def average_gradients(parameters) -> None:
+    """Average the gradients of ``parameters`` across processes (for trainable modules outside the DDP-wrapped model)."""
+    if world_size() == 1:
+        return
+    for parameter in parameters:
+        if parameter.grad is not None:
+            dist.all_reduce(parameter.grad)
+            parameter.grad /= world_size()
+
+
 def cleanup() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()

@@ -55,11 +55,20 @@ class Task:
         """The validation split, unaugmented; called once per run."""
         raise NotImplementedError
 
-    def training_step(self, model: nn.Module, batch: Any, device: torch.device) -> tuple[torch.Tensor, dict[str, float]]:
+    def training_modules(self, model: nn.Module) -> nn.ModuleDict:
+        """Trainable modules the loss uses besides ``model`` (e.g. distillation adapters), or none.
+
+        The engine optimises them with the model, averages their gradients across processes, keeps
+        them in checkpoints and hands them back to every ``training_step``.
+        """
+        return nn.ModuleDict()
+
+    def training_step(self, model: nn.Module, batch: Any, device: torch.device,
+                      modules: nn.ModuleDict) -> tuple[torch.Tensor, dict[str, float]]:
         """Forward and loss on one batch: (loss to backpropagate, named loss items to log).
 
         ``model`` may be wrapped in ``DistributedDataParallel``; call it, and reach its parts through
-        ``unwrap(model)``.
+        ``unwrap(model)``. ``modules`` is what ``training_modules`` returned.
         """
         raise NotImplementedError
 

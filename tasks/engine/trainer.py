@@ -121,6 +121,8 @@ class Trainer:
             torch.backends.cudnn.benchmark = False
         model = self.task.build_model().to(self.device)
         self.model = model
+        self.modules = self.task.training_modules(model).to(self.device)
+        self.trainable = nn.ModuleList([model, self.modules])
         self.train_loader = self._loader(self.task.train_dataset(), train=True)
         self.val_loader = self._loader(self.task.val_dataset(), train=False) if dist.is_main() else None
         if len(self.train_loader) == 0:
@@ -129,7 +131,7 @@ class Trainer:
                 f"x {dist.world_size()} processes); lower train.batch_size"
             )
         self.optimizer = create_optimizer_v2(
-            model, opt=cfg.optimizer, lr=cfg.lr, weight_decay=cfg.weight_decay,
+            self.trainable, opt=cfg.optimizer, lr=cfg.lr, weight_decay=cfg.weight_decay,
             **({"momentum": cfg.momentum} if cfg.optimizer == "sgd" else {}),
         )
         updates_per_epoch = math.ceil(len(self.train_loader) / cfg.accumulate)
@@ -154,6 +156,7 @@ class Trainer:
     def _checkpoint(self, epoch: int) -> dict[str, Any]:
         return {
             "model": self.model.state_dict(),
+            "modules": self.modules.state_dict(),
             "ema": self.ema.module.state_dict() if self.ema else None,
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler else None,
@@ -172,6 +175,11 @@ class Trainer:
         if checkpoint.get("task") != self.task.name:
             raise UserError(f"{self.resume_from} is a {checkpoint.get('task')} checkpoint, not {self.task.name}")
         self.model.load_state_dict(checkpoint["model"])
+        saved = checkpoint.get("modules") or {}
+        if set(saved) != set(self.modules.state_dict()):
+            raise UserError(f"{self.resume_from} was trained with training modules {sorted({k.split('.')[0] for k in saved}) or 'none'}, "
+                            f"this config builds {list(self.modules) or 'none'}; resume with the run's own train.distill settings")
+        self.modules.load_state_dict(saved)
         if self.ema and checkpoint["ema"] is not None:
             self.ema.module.load_state_dict(checkpoint["ema"])
         self.optimizer.load_state_dict(checkpoint["optimizer"])
@@ -201,7 +209,7 @@ class Trainer:
         for index, batch in enumerate(bar):
             precision = torch.autocast(self.device.type, dtype=self.dtype) if self.dtype else contextlib.nullcontext()
             with precision:
-                loss, items = self.task.training_step(self.ddp, batch, self.device)
+                loss, items = self.task.training_step(self.ddp, batch, self.device, self.modules)
             if not dist.all_true(bool(torch.isfinite(loss).item()), self.device):
                 raise NonFiniteLossError(
                     f"loss became {loss.item()} at epoch {epoch + 1}, step {self.step + 1}; "
@@ -209,9 +217,10 @@ class Trainer:
                 )
             self.scaler.scale(loss / cfg.accumulate).backward()
             if (index + 1) % cfg.accumulate == 0 or index + 1 == len(self.train_loader):
+                dist.average_gradients(self.modules.parameters())
                 if cfg.grad_clip > 0:
                     self.scaler.unscale_(self.optimizer)
-                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+                    torch.nn.utils.clip_grad_norm_(self.trainable.parameters(), cfg.grad_clip)
                 self.scaler.step(self.optimizer)
                 self.scaler.update()
                 self.optimizer.zero_grad(set_to_none=True)

@@ -7,7 +7,7 @@ from tasks.depth.synth import write_scenes
 from tasks.detect.inference import load_detector
 from tasks.detect.synth import write_shapes
 from tasks.engine import load_checkpoint
-from tasks.prune import count_macs_params
+from tasks.prune import IMPORTANCE, count_macs_params
 
 TINY = ["train.epochs=1", "train.batch_size=8", "train.workers=0", "model.backbone=mobilenetv3_small_075", "eval.samples=0"]
 
@@ -63,3 +63,28 @@ def test_a_ratio_outside_zero_one_is_refused(trained, tmp_path, capsys, ratio):
     _, _, weights = trained
     assert main(["prune", "detect", "--weights", str(weights), "--ratio", ratio, "--output", str(tmp_path / "p.pt")]) == 2
     assert "--ratio must lie strictly between 0 and 1" in capsys.readouterr().err
+
+
+def test_each_importance_criterion_prunes_and_they_keep_different_channels(trained, tmp_path):
+    _, _, weights = trained
+    kept = {}
+    for criterion in IMPORTANCE:
+        out = tmp_path / f"{criterion}.pt"
+        assert main(["prune", "detect", "--weights", str(weights), "--ratio", "0.3", "--importance", criterion,
+                     "--output", str(out)]) == 0
+        pruned, _, _ = load_detector(out)
+        with torch.no_grad():
+            assert pruned(torch.randint(0, 255, (1, 3, 64, 64)).float())[0].isfinite().all()
+        kept[criterion] = load_checkpoint(out)["model"]
+    reference = kept.pop("l2")
+    for criterion, state in kept.items():
+        shared = [k for k in reference if k in state and state[k].shape == reference[k].shape and state[k].is_floating_point()]
+        assert any(not torch.equal(state[k], reference[k]) for k in shared), f"{criterion} kept exactly the channels l2 kept"
+
+
+def test_an_unknown_importance_is_refused(trained, tmp_path, capsys):
+    _, _, weights = trained
+    assert main(["prune", "detect", "--weights", str(weights), "--ratio", "0.3", "--importance", "taylor",
+                 "--output", str(tmp_path / "p.pt")]) == 2
+    assert "unknown importance 'taylor'; choose one of l2, l1, bn" in capsys.readouterr().err
+    assert not (tmp_path / "p.pt").exists()

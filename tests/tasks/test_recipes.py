@@ -30,7 +30,7 @@ def test_every_recipe_trains_one_step(recipe, tiny_data):
     model = task.build_model().train()
     dataset = task.train_dataset()
     batch = (task.collate_fn or torch.utils.data.default_collate)([dataset[0], dataset[1]])
-    loss, items = task.training_step(model, batch, torch.device("cpu"))
+    loss, items = task.training_step(model, batch, torch.device("cpu"), task.training_modules(model))
     loss.backward()
     assert torch.isfinite(loss) and items
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())

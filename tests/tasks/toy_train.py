@@ -49,7 +49,7 @@ class ToyTask(Task):
     def val_dataset(self):
         return _data(1, 32)
 
-    def training_step(self, model, batch, device):
+    def training_step(self, model, batch, device, modules):
         x, y = (t.to(device) for t in batch)
         loss = nn.functional.mse_loss(model(x), y)
         self.steps += 1
