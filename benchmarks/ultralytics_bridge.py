@@ -15,7 +15,6 @@ reused, so an interrupted benchmark resumes at the first unfinished run.
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import statistics
 import subprocess
@@ -28,6 +27,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
+from benchmarks.detect_vs_yolov8n import curve  # noqa: E402
 from tasks.bench.environment import cpu_model  # noqa: E402
 from tasks.bench.timing import interleaved_times  # noqa: E402
 from tasks.detect.synth import write_shapes  # noqa: E402
@@ -46,12 +46,6 @@ def finished(run: Path, epochs: int) -> bool:
     """True when ``run`` already holds best.pt and one results row per epoch (the run is reused)."""
     results = run / "results.csv"
     return (run / "weights" / "best.pt").is_file() and results.is_file() and len(results.read_text().strip().splitlines()) == epochs + 1
-
-
-def read_curve(path: Path, time_key: str, map_key: str) -> list[tuple[float, float]]:
-    with open(path, newline="") as handle:
-        rows = [{k.strip(): v for k, v in row.items()} for row in csv.DictReader(handle)]
-    return [(float(r[time_key]), float(r[map_key])) for r in rows]
 
 
 def main() -> None:
@@ -96,10 +90,10 @@ def main() -> None:
     curves, models = {}, {}
     for label, (trainer, run) in runs.items():
         if trainer == "ultralytics":
-            curves[label] = read_curve(run / "results.csv", "time", "metrics/mAP50-95(B)")
+            curves[label] = curve(run / "results.csv", "time", "metrics/mAP50-95(B)")
             models[label] = YOLO(str(run / "weights" / "best.pt")).model.float().fuse(verbose=False).eval()
         else:
-            curves[label] = read_curve(run / "results.csv", "time", "val/mAP50-95")
+            curves[label] = curve(run / "results.csv", "time", "val/mAP50-95")
             models[label] = load_detector(run / "weights" / "best.pt")[0].fuse(args.size)
     unit_images = torch.rand(1, 3, args.size, args.size)
     calls = {label: (lambda m=model, x=(unit_images * 255 if runs[label][0] == "litebone" else unit_images): m(x))
