@@ -61,6 +61,7 @@ def accuracy(task: str, weights: Path, out: Path, label: str) -> float:
 def onnx_call(path: Path, pixels: np.ndarray):
     options = ort.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # idle spinning would slow the other models
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
     return lambda: session.run(None, {name: pixels})
