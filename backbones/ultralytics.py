@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import re
+import sys
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -203,12 +204,14 @@ def scale_in_file_name(path: str | Path) -> str:
 
 def run_ultralytics(args: Sequence[str]) -> None:
     """Ultralytics' own ``yolo`` command line (train, val, predict, export, ...) with the bridge registered."""
-    import sys
-
     from ultralytics.cfg import entrypoint
 
-    sys.argv[:] = ["yolo", *args]
-    entrypoint()
+    caller_argv = sys.argv[:]
+    sys.argv[:] = ["yolo", *args]  # Ultralytics reads the arguments from the sys.argv list it captured on import
+    try:
+        entrypoint()
+    finally:
+        sys.argv[:] = caller_argv
 
 
 register()

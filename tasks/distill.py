@@ -52,3 +52,12 @@ class FeatureImitation(nn.Module):
                 mapped = F.interpolate(mapped, size=t.shape[-2:], mode="bilinear", align_corners=False)
             losses.append(F.mse_loss(mapped, t.float().detach()))
         return torch.stack(losses).mean()
+
+
+def with_imitation(loss: torch.Tensor, items: dict[str, float], modules: nn.ModuleDict, student_features: list,
+                   teacher_features: list, weight: float) -> tuple[torch.Tensor, dict[str, float]]:
+    """``loss`` and ``items`` plus the weighted feature-imitation term when ``modules`` holds the adapters."""
+    if "imitation" not in modules:
+        return loss, items
+    imitation = modules["imitation"](student_features[0], teacher_features[0])
+    return loss + weight * imitation, {**items, "imitation": imitation.item()}

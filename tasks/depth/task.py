@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..distill import FeatureImitation, captured_output
+from ..distill import FeatureImitation, captured_output, with_imitation
 from ..engine import Evaluation, Task
 from ..engine.distributed import unwrap
 from ..errors import UserError
@@ -104,11 +104,8 @@ class DepthTask(Task):
         with torch.no_grad(), captured_output(self.teacher.decoder) as teacher_features:
             teacher_pred = self.teacher.to(device)(images)
         kd = distillation_loss(pred, teacher_pred)
-        loss, items = loss + distill.weight * kd, {**items, "distill": kd.item()}
-        if "imitation" in modules:
-            imitation = modules["imitation"](student_features[0], teacher_features[0])
-            loss, items = loss + distill.features * imitation, {**items, "imitation": imitation.item()}
-        return loss, items
+        return with_imitation(loss + distill.weight * kd, {**items, "distill": kd.item()}, modules, student_features,
+                              teacher_features, distill.features)
 
     def to_metres(self, pred: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
         """Model output in metres; relative (inverse-depth) outputs are aligned to the ground truth first."""

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from ..distill import FeatureImitation, captured_output
+from ..distill import FeatureImitation, captured_output, with_imitation
 from ..engine import Evaluation, Task
 from ..engine.distributed import unwrap
 from ..errors import UserError
@@ -106,11 +106,8 @@ class DetectTask(Task):
         with torch.no_grad(), captured_output(self.teacher.neck) as teacher_features:
             teacher_raw = self.teacher.to(device)(images)
         kd = distillation_loss(unwrap(model).head, raw, self.teacher.head, teacher_raw, distill.temperature)
-        loss, items = loss + distill.weight * kd, {**items, "distill": kd.item()}
-        if "imitation" in modules:
-            imitation = modules["imitation"](student_features[0], teacher_features[0])
-            loss, items = loss + distill.features * imitation, {**items, "imitation": imitation.item()}
-        return loss, items
+        return with_imitation(loss + distill.weight * kd, {**items, "distill": kd.item()}, modules, student_features,
+                              teacher_features, distill.features)
 
     @torch.no_grad()
     def evaluate(self, model, loader, device) -> Evaluation:
