@@ -195,7 +195,8 @@ def _ultralytics_yaml(arguments: Sequence[str], bridge) -> None:
         else:
             options["pretrained"] = str(weights.resolve())
     model = bridge.yolo_yaml(args.backbone, head=args.head, nc=args.nc, out_indices=args.out_indices, **options)
-    output = check_output(args.output or f"{args.backbone}-{args.head}.yaml", [], args.overwrite)
+    inputs = [options["pretrained"]] if isinstance(options.get("pretrained"), str) else []
+    output = check_output(args.output or f"{args.backbone}-{args.head}.yaml", inputs, args.overwrite)
     named_scale = bridge.scale_in_file_name(output)
     if named_scale and named_scale != args.head[-1]:
         raise UserError(f"Ultralytics reads the scale from the file name: {output.name} would build scale {named_scale!r}, "

@@ -224,3 +224,11 @@ def test_litebone_reader_counts_a_corrupt_image_under_ultralytics_pil_patch(tmp_
     with pytest.raises(ImageReadError) as raised:
         read_image(corrupt)
     assert raised.value.reason == "unreadable images"
+
+
+def test_cli_never_writes_the_yaml_over_its_pretrained_weights(tmp_path, capsys):
+    weights = tmp_path / "ghostnet-yolov8n.yaml"
+    save_file({k: v.contiguous() for k, v in get_backbone("ghostnet_050").state_dict().items()}, str(weights))
+    before = weights.read_bytes()
+    assert main(["ultralytics", "yaml", "ghostnet_050", "--pretrained", str(weights), "-o", str(weights), "--overwrite"]) == 2
+    assert "is also an input" in capsys.readouterr().err and weights.read_bytes() == before
