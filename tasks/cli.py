@@ -135,7 +135,7 @@ def _export(args: argparse.Namespace) -> None:
     if args.task == "detect":
         options.update(nms=args.nms, conf=args.conf, iou=args.iou)
     if args.int8:
-        options.update(int8=True, calib_images=args.calib_images, keep_float=args.keep_float)
+        options.update(int8=True, calib_images=args.calib_images, keep_float=args.keep_float, calib_method=args.calib_method)
     _task_module(args.task).export(weights, **options)
 
 
@@ -277,6 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--calib-images", type=_at_least(1), default=64, help="--int8: training images to calibrate on (default 64)")
     export.add_argument("--keep-float", type=_at_least(0), default=0,
                         help="--int8: keep the K layers measured to lose most in float (default 0)")
+    export.add_argument("--calib-method", choices=["percentile", "minmax", "entropy"], default="percentile",
+                        help="--int8: activation ranges from the 99.99th percentile (default), the extremes, or entropy")
     _fuse_flag(export)
     export.set_defaults(handler=_export)
 

@@ -91,12 +91,13 @@ def predict(weights: str, source: str, img_size: int | None = None, depth_format
 
 
 def export(weights: str, fmt: str = "onnx", img_size: int | None = None, dynamic: bool = False, output: str | None = None,
-           overwrite: bool = False, fuse: bool = True, int8: bool = False, calib_images: int = 64, keep_float: int = 0) -> Path:
+           overwrite: bool = False, fuse: bool = True, int8: bool = False, calib_images: int = 64, keep_float: int = 0,
+           calib_method: str = "percentile") -> Path:
     """Write an ONNX model (float 0-255 pixels in, depth out at input size) and return its path.
 
     The graph is the fused inference copy unless ``fuse`` is off. ``int8`` writes onnxruntime's
-    static INT8 quantisation, calibrated on ``calib_images`` training images, with the
-    ``keep_float`` layers measured to lose most left in float. An existing file is replaced only
+    static INT8 quantisation, calibrated on ``calib_images`` training images (activation ranges by
+    ``calib_method``), with the ``keep_float`` layers measured to lose most left in float. An existing file is replaced only
     with ``overwrite``; the weights themselves never are.
     """
     check_format(fmt)
@@ -116,7 +117,8 @@ def export(weights: str, fmt: str = "onnx", img_size: int | None = None, dynamic
         task = DepthTask(config, splits=("train",))
         images = calibration_images(DepthDataset(task.train_pairs, task.spec, (height, width), train=False,
                                                  channels=model.backbone.in_chans), calib_images)
-        export_int8(lambda fp32: write_onnx(model, example, fp32, ["images"], ["depth"], dynamic, metadata), path, images, keep_float)
+        export_int8(lambda fp32: write_onnx(model, example, fp32, ["images"], ["depth"], dynamic, metadata), path, images, keep_float,
+                    calib_method)
     else:
         write_onnx(model, example, path, ["images"], ["depth"], dynamic, metadata)
     print(f"litebone: exported {path} ({height}x{width})")

@@ -132,12 +132,13 @@ class ExportNMS(nn.Module):
 
 def export(weights: str, fmt: str = "onnx", nms: bool = False, img_size: int | None = None, conf: float = 0.25,
            iou: float = 0.7, max_det: int = 300, dynamic: bool = False, output: str | None = None, overwrite: bool = False,
-           fuse: bool = True, int8: bool = False, calib_images: int = 64, keep_float: int = 0) -> Path:
+           fuse: bool = True, int8: bool = False, calib_images: int = 64, keep_float: int = 0,
+           calib_method: str = "percentile") -> Path:
     """Write an ONNX model next to the weights (or at ``output``) and return its path.
 
     The graph is the fused inference copy unless ``fuse`` is off. ``int8`` writes onnxruntime's
-    static INT8 quantisation, calibrated on ``calib_images`` training images, with the
-    ``keep_float`` layers measured to lose most left in float. An existing file is replaced only
+    static INT8 quantisation, calibrated on ``calib_images`` training images (activation ranges by
+    ``calib_method``), with the ``keep_float`` layers measured to lose most left in float. An existing file is replaced only
     with ``overwrite``; the weights themselves never are.
     """
     check_format(fmt)
@@ -160,7 +161,7 @@ def export(weights: str, fmt: str = "onnx", nms: bool = False, img_size: int | N
         records = DetectTask(config, splits=("train",)).train_records
         images = calibration_images(DetectionDataset(records, size, train=False, channels=model.backbone.in_chans), calib_images)
         export_int8(lambda fp32: write_onnx(wrapper.eval(), example, fp32, ["images"], ["output"], dynamic, metadata), path, images,
-                    keep_float)
+                    keep_float, calib_method)
     else:
         write_onnx(wrapper.eval(), example, path, ["images"], ["output"], dynamic and not nms, metadata)
     print(f"litebone: exported {path} ({'with' if nms else 'without'} NMS, {size}x{size}, classes {names})")
