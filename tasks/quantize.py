@@ -87,18 +87,26 @@ def noisiest_nodes(float_model: Path, quantised_model: Path, reader: ImageReader
 
 
 def quantize_int8(fp32_model: Path, int8_model: Path, images: list[np.ndarray], keep_float: int = 0,
-                  method: str = "percentile") -> list[tuple[str, float]]:
+                  method: str = "percentile") -> tuple[list[tuple[str, float]], str]:
     """Write the INT8 QDQ model of ``fp32_model`` to ``int8_model`` atomically, calibrated on ``images``.
 
-    ``method`` (one of ``CALIBRATION_METHODS``) turns calibration statistics into activation ranges.
-    ``keep_float`` nodes, the ones measured to lose most, stay in float; returns them with their SQNR.
+    ``method`` (one of ``CALIBRATION_METHODS``) turns calibration statistics into activation ranges;
+    a histogram method falls back to min-max when an activation is too nearly constant to bin (an
+    untrained or barely trained model). ``keep_float`` nodes, the ones measured to lose most, stay in
+    float. Returns them with their SQNR, and the method used.
     """
     input_name = onnx.load(fp32_model).graph.input[0].name
     reader = ImageReader(input_name, images)
     with tempfile.TemporaryDirectory() as folder:
         prepared, quantised = Path(folder) / "prepared.onnx", Path(folder) / "quantised.onnx"
         quant_pre_process(fp32_model, prepared, skip_symbolic_shape=True)
-        _quantize(prepared, quantised, reader, [], method)
+        try:
+            _quantize(prepared, quantised, reader, [], method)
+        except ValueError as error:
+            if method == "minmax" or "bins" not in str(error):
+                raise
+            method = "minmax"
+            _quantize(prepared, quantised, reader, [], method)
         kept = noisiest_nodes(prepared, quantised, reader, keep_float) if keep_float else []
         if kept:
             _quantize(prepared, quantised, reader, [name for name, _ in kept], method)
@@ -108,7 +116,7 @@ def quantize_int8(fp32_model: Path, int8_model: Path, images: list[np.ndarray], 
         graph.metadata_props.add(key="precision", value="int8")
         with atomic_open(int8_model, "wb") as handle:
             handle.write(graph.SerializeToString())
-    return kept
+    return kept, method
 
 
 def calibration_images(dataset, count: int) -> list[np.ndarray]:
@@ -125,8 +133,11 @@ def export_int8(write_fp32: Callable[[Path], None], path: Path, images: list[np.
     with tempfile.TemporaryDirectory() as folder:
         fp32 = Path(folder) / "fp32.onnx"
         write_fp32(fp32)
-        kept = quantize_int8(fp32, path, images, keep_float, method)
+        kept, used = quantize_int8(fp32, path, images, keep_float, method)
     listed = ", ".join(f"{name} ({sqnr:.1f} dB)" for name, sqnr in kept) or "none"
-    print(f"litebone: INT8 (QDQ, per-channel weights, {method} ranges) calibrated on {len(images)} training images; "
+    if used != method:
+        print(f"litebone: {method} calibration could not bin an activation that is nearly constant on the calibration images "
+              f"(an untrained or barely trained model?); used {used} ranges instead")
+    print(f"litebone: INT8 (QDQ, per-channel weights, {used} ranges) calibrated on {len(images)} training images; "
           f"kept in float: {listed}")
     return path

@@ -56,3 +56,16 @@ def test_percentile_int8_model_tracks_the_float_model_where_minmax_loses_the_sig
         reference, quantised = (session.run(None, {"images": images[0]})[0] for session in (float_session, int8_session))
         errors[method] = float(np.abs(quantised - reference).mean() / np.abs(reference).mean())
     assert errors["percentile"] < 0.05 < errors["minmax"], errors
+
+
+def test_a_nearly_constant_activation_falls_back_to_minmax_ranges_instead_of_failing(tmp_path, capsys):
+    """An untrained head's last convolution puts out its bias plus noise: too narrow for 2048 histogram bins."""
+    conv = nn.Conv2d(3, 4, 1)
+    nn.init.normal_(conv.weight, std=1e-7)
+    nn.init.constant_(conv.bias, 7.5)
+    fp32 = tmp_path / "constant.onnx"
+    write_onnx(conv.eval(), torch.zeros(1, 3, 32, 32), fp32, ["images"], ["features"])
+    images = [np.random.default_rng(i).uniform(0, 255, (1, 3, 32, 32)).astype(np.float32) for i in range(4)]
+    kept, method = quantize_int8(fp32, tmp_path / "constant.int8.onnx", images)
+    assert (kept, method) == ([], "minmax")
+    assert onnx.load(tmp_path / "constant.int8.onnx").graph.node
