@@ -8,7 +8,8 @@ Per task, on the synthetic data (shapes at 192 px; scenes at 192x256), from scra
 - pruned 30% / 50%: ``litebone prune --ratio`` of the base with each importance criterion, then
   ``model.init=`` fine-tuning for a third of the epochs; the criteria table picks the row shown;
 - distilled student: the default model with ``train.distill.teacher`` (detection: MobileNetV3-L + PAN;
-  depth: the default model trained twice as long), ``--epochs`` epochs.
+  depth: the default model trained twice as long), ``--epochs`` epochs; once more with feature
+  imitation on (``train.distill.features=1``).
 Accuracy is ``litebone val`` of each deployable (checkpoint or ONNX) with the same evaluator.
 Latency is batch 1, median of interleaved rounds: PyTorch fused copy, ONNX FP32 and ONNX INT8 on
 onnxruntime, all with this process's thread count. Finished runs in ``--out`` are reused.
@@ -74,6 +75,8 @@ def benchmark(task: str, out: Path, data: Path, epochs: int, rounds: int) -> Non
     base = train(task, out, "base", [*common, f"train.epochs={epochs}"])
     teacher = train(task, out, "teacher", [*common, f"train.epochs={2 * epochs}", *setup["teacher"]])
     student = train(task, out, "student", [*common, f"train.epochs={epochs}", f"train.distill.teacher={teacher}"])
+    imitating = train(task, out, "student-features", [*common, f"train.epochs={epochs}", f"train.distill.teacher={teacher}",
+                                                      "train.distill.features=1"])
     fp32 = inference.export(str(base), output=str(out / task / "base.onnx"), overwrite=True)
     int8 = inference.export(str(base), output=str(out / task / "base.int8.onnx"), overwrite=True, int8=True)
     base_accuracy = accuracy(task, base, out, "base")
@@ -97,6 +100,7 @@ def benchmark(task: str, out: Path, data: Path, epochs: int, rounds: int) -> Non
     for ratio, (criterion, tuned, value, onnx_path) in pruned.items():
         rows[f"pruned {round(ratio * 100)}% ({criterion})"] = (tuned, onnx_path, value)
     rows["distilled student"] = (student, None, accuracy(task, student, out, "student"))
+    rows["distilled student + features"] = (imitating, None, accuracy(task, imitating, out, "student-features"))
     calls, sizes = {}, {}
     for label, (weights, onnx_path, _) in rows.items():
         if weights is not None:
