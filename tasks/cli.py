@@ -277,8 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--calib-images", type=_at_least(1), default=64, help="--int8: training images to calibrate on (default 64)")
     export.add_argument("--keep-float", type=_at_least(0), default=0,
                         help="--int8: keep the K layers measured to lose most in float (default 0)")
-    export.add_argument("--calib-method", choices=["percentile", "minmax", "entropy"], default="percentile",
-                        help="--int8: activation ranges from the 99.99th percentile (default), the extremes, or entropy")
+    export.add_argument("--calib-method", choices=["percentile", "minmax"], default="percentile",
+                        help="--int8: activation ranges from the 99.99th percentile (default) or the extremes")
     _fuse_flag(export)
     export.set_defaults(handler=_export)
 
@@ -286,8 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
     prune.add_argument("task", choices=TASKS)
     prune.add_argument("--weights", required=True)
     prune.add_argument("--ratio", type=float, required=True, help="share of channels to remove from each prunable layer, in (0, 1)")
-    prune.add_argument("--importance", default="l2", metavar="CRITERION",
-                       help="which channels go first: l2 (default) or l1 weight magnitude, or bn (BatchNorm scale)")
+    prune.add_argument("--importance", default="bn", metavar="CRITERION",
+                       help="which channels go first: bn (BatchNorm scale, default), or l2 or l1 weight magnitude")
     prune.add_argument("--output", help="pruned checkpoint (default: next to the weights, NAME.prunedRR.pt)")
     prune.add_argument("--overwrite", action="store_true", help="replace an existing output file (never an input)")
     prune.set_defaults(handler=_prune)

@@ -3,9 +3,9 @@
 Weights are INT8 per output channel, activations UINT8 with ranges calibrated on images that went
 through the task's own validation preprocessing. Ranges come from the 99.99th percentile of each
 activation's calibration histogram by default, not its extreme values: on a MobileNetV3-L detector
-min-max ranges lost 4.5 mAP50-95 points and percentile ranges 0.4 (``benchmarks/compress.py``). Only convolutions and matrix products are
-quantised: the box decoding after them mixes pixel coordinates and probabilities in one tensor,
-which a single 8-bit scale cannot hold. Which layers stay in float is measured, not
+min-max ranges lost 4.5 mAP50-95 points and percentile ranges 0.4. Only convolutions and matrix
+products are quantised: the box decoding after them mixes pixel coordinates and probabilities in
+one tensor, which a single 8-bit scale cannot hold. Which layers stay in float is measured, not
 guessed: onnxruntime's ``qdq_loss_debug`` runs the float and the fully quantised model on the
 calibration images and gives each activation's signal-to-quantisation-noise ratio; the nodes that
 produce the ``keep_float`` noisiest activations are excluded and the model is quantised again.
@@ -27,8 +27,8 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 from .files import atomic_open
 
 QUANTISED_OPS = ["Conv", "MatMul", "Gemm"]
-CALIBRATION_METHODS = {"percentile": CalibrationMethod.Percentile, "minmax": CalibrationMethod.MinMax,
-                       "entropy": CalibrationMethod.Entropy}
+# onnxruntime's Entropy method is not offered: on the detectors measured it chose exactly min-max's ranges.
+CALIBRATION_METHODS = {"percentile": CalibrationMethod.Percentile, "minmax": CalibrationMethod.MinMax}
 PERCENTILE = 99.99
 
 

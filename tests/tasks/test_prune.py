@@ -86,5 +86,5 @@ def test_an_unknown_importance_is_refused(trained, tmp_path, capsys):
     _, _, weights = trained
     assert main(["prune", "detect", "--weights", str(weights), "--ratio", "0.3", "--importance", "taylor",
                  "--output", str(tmp_path / "p.pt")]) == 2
-    assert "unknown importance 'taylor'; choose one of l2, l1, bn" in capsys.readouterr().err
+    assert "unknown importance 'taylor'; choose one of bn, l2, l1" in capsys.readouterr().err
     assert not (tmp_path / "p.pt").exists()
