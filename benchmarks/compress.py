@@ -33,6 +33,7 @@ from tasks.depth import inference as depth_inference
 from tasks.depth.synth import write_scenes
 from tasks.detect import inference as detect_inference
 from tasks.detect.synth import write_shapes
+from tasks.engine.results import read_rows
 from tasks.prune import count_macs_params, prune
 
 CRITERIA = ("l2", "l1", "bn")
@@ -45,8 +46,15 @@ SETUPS = {
 
 
 def train(task: str, out: Path, name: str, args: list[str]) -> Path:
-    weights = out / task / name / "weights" / "best.pt"
-    if not weights.is_file():
+    """Train run ``name`` unless it already finished every epoch that ``args`` asks for; a partial run is an error."""
+    run = out / task / name
+    weights = run / "weights" / "best.pt"
+    epochs = int(next(arg for arg in args if arg.startswith("train.epochs=")).split("=", 1)[1])
+    rows = read_rows(run / "results.csv")
+    if run.exists() and not (weights.is_file() and rows and rows[-1]["epoch"] >= epochs):
+        raise SystemExit(f"{run} holds an unfinished run ({int(rows[-1]['epoch']) if rows else 0} of {epochs} epochs); "
+                         f"delete it to train it again")
+    if not run.exists():
         code = litebone(["train", task, *args, "train.workers=1", "eval.samples=0", f"run.project={out}", f"run.name={name}",
                          "run.exist_ok=true"])
         if code != 0:
