@@ -45,18 +45,17 @@ SETUPS = {
 }
 
 
-def train(task: str, out: Path, name: str, args: list[str]) -> Path:
-    """Train run ``name`` unless it already finished every epoch that ``args`` asks for; a partial run is an error."""
+def train(task: str, out: Path, name: str, epochs: int, args: list[str]) -> Path:
+    """Train run ``name`` for ``epochs`` unless it already finished them; a partial run is an error."""
     run = out / task / name
     weights = run / "weights" / "best.pt"
-    epochs = int(next(arg for arg in args if arg.startswith("train.epochs=")).split("=", 1)[1])
     rows = read_rows(run / "results.csv")
     if run.exists() and not (weights.is_file() and rows and rows[-1]["epoch"] >= epochs):
         raise SystemExit(f"{run} holds an unfinished run ({int(rows[-1]['epoch']) if rows else 0} of {epochs} epochs); "
                          f"delete it to train it again")
     if not run.exists():
-        code = litebone(["train", task, *args, "train.workers=1", "eval.samples=0", f"run.project={out}", f"run.name={name}",
-                         "run.exist_ok=true"])
+        code = litebone(["train", task, *args, f"train.epochs={epochs}", "train.workers=1", "eval.samples=0", f"run.project={out}",
+                         f"run.name={name}", "run.exist_ok=true"])
         if code != 0:
             raise SystemExit(f"{task} run {name} failed with exit status {code}")
     return weights
@@ -80,11 +79,11 @@ def benchmark(task: str, out: Path, data: Path, epochs: int, rounds: int) -> Non
     setup, inference = SETUPS[task], SETUPS[task]["inference"]
     size = [f"data.img_size={setup['shape'][0]}"] if task == "detect" else [f"data.height={setup['shape'][0]}", f"data.width={setup['shape'][1]}"]
     common = [f"data.data={data}", *size]
-    base = train(task, out, "base", [*common, f"train.epochs={epochs}"])
-    teacher = train(task, out, "teacher", [*common, f"train.epochs={2 * epochs}", *setup["teacher"]])
-    student = train(task, out, "student", [*common, f"train.epochs={epochs}", f"train.distill.teacher={teacher}"])
-    imitating = train(task, out, "student-features", [*common, f"train.epochs={epochs}", f"train.distill.teacher={teacher}",
-                                                      "train.distill.features=1"])
+    base = train(task, out, "base", epochs, common)
+    teacher = train(task, out, "teacher", 2 * epochs, [*common, *setup["teacher"]])
+    student = train(task, out, "student", epochs, [*common, f"train.distill.teacher={teacher}"])
+    imitating = train(task, out, "student-features", epochs, [*common, f"train.distill.teacher={teacher}",
+                                                              "train.distill.features=1"])
     fp32 = inference.export(str(base), output=str(out / task / "base.onnx"), overwrite=True)
     int8 = inference.export(str(base), output=str(out / task / "base.int8.onnx"), overwrite=True, int8=True)
     base_accuracy = accuracy(task, base, out, "base")
@@ -96,7 +95,7 @@ def benchmark(task: str, out: Path, data: Path, epochs: int, rounds: int) -> Non
             start = out / task / f"{name}.pt"
             if not start.is_file():
                 prune(task, str(base), ratio, output=str(start), importance=criterion)
-            tuned = train(task, out, name, [*common, f"train.epochs={math.ceil(epochs / 3)}", f"model.init={start}"])
+            tuned = train(task, out, name, math.ceil(epochs / 3), [*common, f"model.init={start}"])
             criteria_rows.append((ratio, criterion, tuned, accuracy(task, tuned, out, name)))
         best = max((row for row in criteria_rows if row[0] == ratio), key=lambda row: row[3])
         pruned[ratio] = (best[1], best[2], best[3], inference.export(str(best[2]), output=str(out / task / f"pruned{ratio}.onnx"), overwrite=True))

@@ -49,8 +49,10 @@ def models(size: int, depth_size: tuple[int, int]) -> dict[str, tuple[nn.Module,
         config = load_config(DetectConfig, None, overrides)
         detector = build_detector(config.model, num_classes=4).eval()
         built[label] = (ExportRaw(detector.fuse(size, channels_last=False)).eval(), torch.zeros(1, 3, size, size))
-    depth = build_depth_model(DepthConfig().model, max_depth=10.0).eval()
-    built["default depth model (MobileNetV2 + fastdepth)"] = (depth.fuse(depth_size, channels_last=False), torch.zeros(1, 3, *depth_size))
+    depth_config = DepthConfig().model
+    depth = build_depth_model(depth_config, max_depth=10.0).eval()
+    built[f"default depth model ({depth_config.backbone} + {depth_config.decoder})"] = (
+        depth.fuse(depth_size, channels_last=False), torch.zeros(1, 3, *depth_size))
     return built
 
 

@@ -97,8 +97,8 @@ def export(weights: str, fmt: str = "onnx", img_size: int | None = None, dynamic
 
     The graph is the fused inference copy unless ``fuse`` is off. ``int8`` writes onnxruntime's
     static INT8 quantisation, calibrated on ``calib_images`` training images (activation ranges by
-    ``calib_method``), with the ``keep_float`` layers measured to lose most left in float. An existing file is replaced only
-    with ``overwrite``; the weights themselves never are.
+    ``calib_method``), with the ``keep_float`` layers measured to lose most left in float. An
+    existing file is replaced only with ``overwrite``; the weights themselves never are.
     """
     check_format(fmt)
     path = check_output(output or Path(weights).with_suffix(".int8.onnx" if int8 else ".onnx"), [weights], overwrite)

@@ -138,8 +138,8 @@ def export(weights: str, fmt: str = "onnx", nms: bool = False, img_size: int | N
 
     The graph is the fused inference copy unless ``fuse`` is off. ``int8`` writes onnxruntime's
     static INT8 quantisation, calibrated on ``calib_images`` training images (activation ranges by
-    ``calib_method``), with the ``keep_float`` layers measured to lose most left in float. An existing file is replaced only
-    with ``overwrite``; the weights themselves never are.
+    ``calib_method``), with the ``keep_float`` layers measured to lose most left in float. An
+    existing file is replaced only with ``overwrite``; the weights themselves never are.
     """
     check_format(fmt)
     if int8 and nms:
