@@ -26,14 +26,13 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
+from benchmarks.runs import train
 from tasks.bench.environment import cpu_model
 from tasks.bench.timing import interleaved_times
-from tasks.cli import main as litebone
 from tasks.depth import inference as depth_inference
 from tasks.depth.synth import write_scenes
 from tasks.detect import inference as detect_inference
 from tasks.detect.synth import write_shapes
-from tasks.engine.results import read_rows
 from tasks.prune import count_macs_params, prune
 
 CRITERIA = ("l2", "l1", "bn")
@@ -43,22 +42,6 @@ SETUPS = {
                "teacher": ["model.backbone=mobilenetv3_large_100", "model.neck=pan", "model.neck_kwargs={width: 0.25, depth: 0.33}"]},
     "depth": {"metric": "delta1", "inference": depth_inference, "shape": (192, 256), "teacher": []},
 }
-
-
-def train(task: str, out: Path, name: str, epochs: int, args: list[str]) -> Path:
-    """Train run ``name`` for ``epochs`` unless it already finished them; a partial run is an error."""
-    run = out / task / name
-    weights = run / "weights" / "best.pt"
-    rows = read_rows(run / "results.csv")
-    if run.exists() and not (weights.is_file() and rows and rows[-1]["epoch"] >= epochs):
-        raise SystemExit(f"{run} holds an unfinished run ({int(rows[-1]['epoch']) if rows else 0} of {epochs} epochs); "
-                         f"delete it to train it again")
-    if not run.exists():
-        code = litebone(["train", task, *args, f"train.epochs={epochs}", "train.workers=1", "eval.samples=0", f"run.project={out}",
-                         f"run.name={name}", "run.exist_ok=true"])
-        if code != 0:
-            raise SystemExit(f"{task} run {name} failed with exit status {code}")
-    return weights
 
 
 def accuracy(task: str, weights: Path, out: Path, label: str) -> float:
@@ -78,7 +61,7 @@ def onnx_call(path: Path, pixels: np.ndarray):
 def benchmark(task: str, out: Path, data: Path, epochs: int, rounds: int) -> None:
     setup, inference = SETUPS[task], SETUPS[task]["inference"]
     size = [f"data.img_size={setup['shape'][0]}"] if task == "detect" else [f"data.height={setup['shape'][0]}", f"data.width={setup['shape'][1]}"]
-    common = [f"data.data={data}", *size]
+    common = [f"data.data={data}", *size, "train.workers=1"]
     base = train(task, out, "base", epochs, common)
     teacher = train(task, out, "teacher", 2 * epochs, [*common, *setup["teacher"]])
     student = train(task, out, "student", epochs, [*common, f"train.distill.teacher={teacher}"])
