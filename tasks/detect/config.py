@@ -20,7 +20,7 @@ class DetectModelConfig:
     neck: str = "ghostpan"
     neck_kwargs: dict = field(default_factory=dict)
     head: str = "yolo"
-    head_kwargs: dict = field(default_factory=lambda: {"reg_max": 16, "depthwise": True})
+    head_kwargs: dict = field(default_factory=lambda: {"reg_max": 16, "depthwise": False})
 
 
 @dataclass
