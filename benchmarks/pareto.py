@@ -1,0 +1,188 @@
+"""Accuracy against fused CPU latency: litebone's recipe ladder beside the models a user would otherwise train.
+
+    python -m benchmarks.pareto --task detect|depth [--epochs 30] [--peer-epochs 30] [--ultralytics-python PY]
+
+On this CPU, from scratch, one seed:
+- detection: synthetic shapes, 800 train / 200 val at 320 px; peers Ultralytics YOLOv8n, YOLO11n and YOLO26n;
+- depth: synthetic scenes, 600 / 150 at 192x256 (``--train``/``--val`` change the counts); peers Ultralytics YOLO26n-depth and smp's U-Net on
+  MobileNetV2 (litebone's ``unet`` decoder is smp's ``UnetDecoder``; it runs in litebone's trainer with
+  the same loss and schedule as the ladder).
+litebone trains every recipe of the ladder (``configs/``, upstream weights off, the task's data size);
+Ultralytics trains in the environment of ``--ultralytics-python`` with its own defaults and evaluator,
+for ``--peer-epochs`` (their usual 30). Each trained model's fused forward pass is then timed at batch 1
+in interleaved rounds in this process (timing the peers needs ``litebone[ultralytics]`` here).
+Prints a Markdown table, with each run's wall-clock and the time litebone needed to reach each peer's
+final accuracy, and writes ``pareto_<task>.png``. Finished runs in ``--out`` are reused, so ``--only``
+can train the rows one session at a time.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+import yaml  # noqa: E402
+
+from benchmarks.detect_vs_yolov8n import curve  # noqa: E402
+from benchmarks.runs import train  # noqa: E402
+from benchmarks.ultralytics_bridge import finished  # noqa: E402
+from tasks.bench.environment import cpu_model  # noqa: E402
+from tasks.bench.timing import interleaved_times  # noqa: E402
+from tasks.depth.inference import load_depth_model  # noqa: E402
+from tasks.depth.synth import write_scenes  # noqa: E402
+from tasks.detect.inference import load_detector  # noqa: E402
+from tasks.detect.synth import write_shapes  # noqa: E402
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+LADDER = {"detect": ("detect_fast", "detect", "detect_accurate"), "depth": ("depth",)}
+PEERS = {"detect": {"YOLOv8n": "yolov8n.yaml", "YOLO11n": "yolo11n.yaml", "YOLO26n": "yolo26n.yaml"},
+         "depth": {"YOLO26n-depth": "yolo26n-depth.yaml"}}
+SMP_UNET = ["model.backbone=mobilenetv2_100", "model.decoder=unet", "model.decoder_kwargs={}"]
+# Each side's own names for the metrics on the plot: (litebone results.csv column, Ultralytics column, higher is better)
+METRICS = {"detect": {"mAP50-95": ("val/mAP50-95", "metrics/mAP50-95(B)", True)},
+           "depth": {"delta1": ("val/delta1", "metrics/delta1", True), "AbsRel": ("val/abs_rel", "metrics/abs_rel", False),
+                     "RMSE": ("val/rmse", "metrics/rmse", False)}}
+ULTRALYTICS_TRAIN = """
+import sys
+from ultralytics import YOLO
+model, data, size, epochs, batch, out, name = sys.argv[1:8]
+YOLO(model).train(data=data, imgsz=int(size), epochs=int(epochs), batch=int(batch), device="cpu", workers=2, project=out,
+                  name=name, exist_ok=True, pretrained=False, amp=False, plots=False, seed=0)
+"""
+
+
+SPLITS = {"detect": (800, 200), "depth": (600, 150)}
+
+
+def dataset(task: str, out: Path, train_images: int, val_images: int) -> tuple[Path, tuple[int, int]]:
+    """The synthetic data, written once; returns its data.yaml and the input shape."""
+    if task == "detect":
+        data = out / "shapes" / "data.yaml"
+        if not data.is_file():
+            write_shapes(out / "shapes", train=train_images, val=val_images, size=320, seed=0)
+        return data, (320, 320)
+    data = out / "scenes" / "data.yaml"
+    if not data.is_file():
+        write_scenes(out / "scenes", train=train_images, val=val_images, size=256, seed=0)
+    return data, (192, 256)
+
+
+def ultralytics_data(task: str, data: Path) -> Path:
+    """Ultralytics' data.yaml for the same files (its depth reader wants image folders and a class name)."""
+    if task == "detect":
+        return data
+    litebone = yaml.safe_load(data.read_text())
+    path = data.with_name("ultralytics.yaml")
+    path.write_text(yaml.safe_dump({"path": litebone["path"], "train": "images/train", "val": "images/val", "names": {0: "depth"},
+                                    "depth_scale": litebone["depth_scale"]}))
+    return path
+
+
+def fused(task: str, weights: Path, shape: tuple[int, int]) -> torch.nn.Module:
+    model = load_detector(weights)[0] if task == "detect" else load_depth_model(weights)[0]
+    return model.fuse(shape[0]) if task == "detect" else model.fuse(shape)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", choices=["detect", "depth"], required=True)
+    parser.add_argument("--epochs", type=int, default=30, help="litebone's epochs per recipe")
+    parser.add_argument("--peer-epochs", type=int, default=30)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--train", type=int, help="training images (detect 800, depth 600)")
+    parser.add_argument("--val", type=int, help="validation images (detect 200, depth 150)")
+    parser.add_argument("--ultralytics-python", default=sys.executable, help="python of an environment with ultralytics")
+    parser.add_argument("--no-peers", action="store_true", help="the ladder alone")
+    parser.add_argument("--only", nargs="+", metavar="LABEL", help="train only these rows (finished ones are still reported), "
+                        "e.g. 'litebone detect' YOLOv8n")
+    parser.add_argument("--rounds", type=int, default=30, help="interleaved latency rounds")
+    parser.add_argument("--out", default="runs/bench_pareto")
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")
+    task, out = args.task, Path(args.out).resolve()
+    data, shape = dataset(task, out, args.train or SPLITS[task][0], args.val or SPLITS[task][1])
+    size = [f"data.img_size={shape[0]}"] if task == "detect" else [f"data.height={shape[0]}", f"data.width={shape[1]}"]
+    common = [f"data.data={data}", *size, "model.pretrained=false", f"train.batch_size={args.batch}"]
+
+    litebone_runs = {f"litebone {recipe}": (recipe, ["--config", str(CONFIGS / f"{recipe}.yaml"), *common]) for recipe in LADDER[task]}
+    if task == "depth":
+        litebone_runs["smp U-Net (MobileNetV2)"] = ("smp-unet", [*common, *SMP_UNET])
+    peers = {} if args.no_peers else PEERS[task]
+    wanted = set(args.only or [*litebone_runs, *peers])
+    if wanted - {*litebone_runs, *peers}:
+        parser.error(f"--only: unknown rows {sorted(wanted - {*litebone_runs, *peers})}; choose from {[*litebone_runs, *peers]}")
+    runs: dict[str, tuple[str, Path]] = {}
+    for label, (name, overrides) in litebone_runs.items():
+        if label in wanted:
+            train(task, out, name, args.epochs, overrides)
+        runs[label] = ("litebone", out / task / name / "weights" / "best.pt")
+    peer_data, env = ultralytics_data(task, data), {**os.environ, "YOLO_OFFLINE": "1"}
+    for label, model_file in peers.items():
+        run = out / "ultralytics" / label
+        if label in wanted and not finished(run, args.peer_epochs):
+            subprocess.run([args.ultralytics_python, "-c", ULTRALYTICS_TRAIN, model_file, str(peer_data), str(max(shape)),
+                            str(args.peer_epochs), str(args.batch), str(run.parent), label], check=True, env=env)
+        runs[label] = ("ultralytics", run / "weights" / "best.pt")
+    runs = {label: run for label, run in runs.items() if run[1].is_file()}
+    calls, curves = {}, {}
+    for label, (trainer, weights) in runs.items():
+        run = weights.parents[1]
+        curves[label] = {name: curve(run / "results.csv", "time", columns[0 if trainer == "litebone" else 1])
+                         for name, columns in METRICS[task].items()}
+        if trainer == "litebone":
+            model, pixels = fused(task, weights, shape), torch.rand(1, 3, *shape) * 255
+        else:
+            from ultralytics import YOLO
+
+            model, pixels = YOLO(str(weights)).model.float().fuse(verbose=False).eval(), torch.rand(1, 3, *shape)
+        calls[label] = lambda m=model, x=pixels: m(x)
+    with torch.no_grad():
+        times = interleaved_times(calls, rounds=args.rounds, progress="latency")
+    ms = {label: statistics.median(values) * 1e3 for label, values in times.items()}
+
+    names = list(METRICS[task])
+    peer_labels = [label for label, (trainer, _) in runs.items() if trainer == "ultralytics"]
+    print(f"\n{cpu_model()}, {torch.get_num_threads()} threads; {data.parent.name} at {'x'.join(map(str, shape))}, from scratch, "
+          f"litebone {args.epochs} epochs, Ultralytics {args.peer_epochs} (each its own evaluator)\n")
+    print(f"| model | fused ms (batch 1) | {' | '.join(f'final {n}' for n in names)} | wall-clock s | "
+          f"{' | '.join(f's to {p} final {names[0]}' for p in peer_labels)} |")
+    print("|---|---|" + "---|" * (len(names) + 1 + len(peer_labels)))
+    for label, metric_curves in curves.items():
+        first = metric_curves[names[0]]
+        reach = []
+        for peer in peer_labels:
+            target, higher = curves[peer][names[0]][-1][1], METRICS[task][names[0]][2]
+            hit = next((t for t, value in first if (value >= target if higher else value <= target)), None)
+            reach.append("-" if hit is None else f"{hit:.0f}")
+        print(f"| {label} | {ms[label]:.2f} | {' | '.join(f'{metric_curves[n][-1][1]:.4f}' for n in names)} | {first[-1][0]:.0f} | "
+              f"{' | '.join(reach)} |")
+
+    figure, axis = plt.subplots(figsize=(6.5, 4.2))
+    ladder = [label for label, (trainer, _) in runs.items() if label.startswith("litebone")]
+    axis.plot([ms[label] for label in ladder], [curves[label][names[0]][-1][1] for label in ladder], marker="o", label="litebone ladder")
+    for label in ladder:
+        axis.annotate(label.removeprefix("litebone "), (ms[label], curves[label][names[0]][-1][1]), fontsize=8,
+                      textcoords="offset points", xytext=(4, -10))
+    for label in runs:
+        if label not in ladder:
+            axis.plot(ms[label], curves[label][names[0]][-1][1], marker="s", linestyle="none", label=label)
+    axis.set(xlabel="fused CPU latency, batch 1 (ms)", ylabel=f"val {names[0]}",
+             title=f"{task}: {'x'.join(map(str, shape))}, from scratch, {torch.get_num_threads()} CPU threads")
+    axis.legend(fontsize=8)
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(out / f"pareto_{task}.png", dpi=110)
+    print(f"\nplot: {out / f'pareto_{task}.png'}")
+
+
+if __name__ == "__main__":
+    main()
