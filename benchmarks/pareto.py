@@ -152,10 +152,10 @@ def main() -> None:
     names = list(METRICS[task])
     peer_labels = [label for label, (trainer, _) in runs.items() if trainer == "ultralytics"]
     print(f"\n{cpu_model()}, {torch.get_num_threads()} threads; {data.parent.name} at {'x'.join(map(str, shape))}, from scratch, "
-          f"litebone {args.epochs} epochs, Ultralytics {args.peer_epochs} (each its own evaluator)\n")
-    print(f"| model | fused ms (batch 1) | {' | '.join(f'final {n}' for n in names)} | wall-clock s | "
+          f"one seed; each trainer's own evaluator\n")
+    print(f"| model | epochs | fused ms (batch 1) | {' | '.join(f'final {n}' for n in names)} | wall-clock s | "
           f"{' | '.join(f's to {p} final {names[0]}' for p in peer_labels)} |")
-    print("|---|---|" + "---|" * (len(names) + 1 + len(peer_labels)))
+    print("|---|---|---|" + "---|" * (len(names) + 1 + len(peer_labels)))
     for label, metric_curves in curves.items():
         first = metric_curves[names[0]]
         reach = []
@@ -163,14 +163,14 @@ def main() -> None:
             target, higher = curves[peer][names[0]][-1][1], METRICS[task][names[0]][2]
             hit = next((t for t, value in first if (value >= target if higher else value <= target)), None)
             reach.append("-" if hit is None else f"{hit:.0f}")
-        print(f"| {label} | {ms[label]:.2f} | {' | '.join(f'{metric_curves[n][-1][1]:.4f}' for n in names)} | {first[-1][0]:.0f} | "
+        print(f"| {label} | {len(first)} | {ms[label]:.2f} | {' | '.join(f'{metric_curves[n][-1][1]:.4f}' for n in names)} | {first[-1][0]:.0f} | "
               f"{' | '.join(reach)} |")
 
     figure, axis = plt.subplots(figsize=(6.5, 4.2))
     ladder = [label for label, (trainer, _) in runs.items() if label.startswith("litebone")]
     axis.plot([ms[label] for label in ladder], [curves[label][names[0]][-1][1] for label in ladder], marker="o", label="litebone ladder")
     for label in ladder:
-        axis.annotate(label.removeprefix("litebone "), (ms[label], curves[label][names[0]][-1][1]), fontsize=8,
+        axis.annotate(f"{label.removeprefix('litebone ')} ({len(curves[label][names[0]])} ep.)", (ms[label], curves[label][names[0]][-1][1]), fontsize=8,
                       textcoords="offset points", xytext=(4, -10))
     for label in runs:
         if label not in ladder:
