@@ -41,6 +41,7 @@ from tasks.depth.inference import load_depth_model  # noqa: E402
 from tasks.depth.synth import write_scenes  # noqa: E402
 from tasks.detect.inference import load_detector  # noqa: E402
 from tasks.detect.synth import write_shapes  # noqa: E402
+from tasks.files import atomic_write_text  # noqa: E402
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 LADDER = {"detect": ("detect_fast", "detect", "detect_accurate"), "depth": ("depth",)}
@@ -82,8 +83,8 @@ def ultralytics_data(task: str, data: Path) -> Path:
         return data
     litebone = yaml.safe_load(data.read_text())
     path = data.with_name("ultralytics.yaml")
-    path.write_text(yaml.safe_dump({"path": litebone["path"], "train": "images/train", "val": "images/val", "names": {0: "depth"},
-                                    "depth_scale": litebone["depth_scale"]}))
+    atomic_write_text(path, yaml.safe_dump({"path": litebone["path"], "train": "images/train", "val": "images/val",
+                                            "names": {0: "depth"}, "depth_scale": litebone["depth_scale"]}))
     return path
 
 
