@@ -1,13 +1,14 @@
 """Accuracy against fused CPU latency: litebone's recipe ladder beside the models a user would otherwise train.
 
-    python -m benchmarks.pareto --task detect|depth [--epochs 30] [--peer-epochs 30] [--ultralytics-python PY]
+    python -m benchmarks.pareto --task detect|depth [--epochs 30 [18 ...]] [--peer-epochs 30] [--ultralytics-python PY]
 
 On this CPU, from scratch, one seed:
 - detection: synthetic shapes, 800 train / 200 val at 320 px; peers Ultralytics YOLOv8n, YOLO11n and YOLO26n;
 - depth: synthetic scenes, 600 / 150 at 192x256 (``--train``/``--val`` change the counts); peers Ultralytics YOLO26n-depth and smp's U-Net on
   MobileNetV2 (litebone's ``unet`` decoder is smp's ``UnetDecoder``; it runs in litebone's trainer with
   the same loss and schedule as the ladder).
-litebone trains every recipe of the ladder (``configs/``, upstream weights off, the task's data size);
+litebone trains every recipe of the ladder (``configs/``, upstream weights off, at the data's size unless
+the recipe file names its own input size) once for each schedule length in ``--epochs``;
 Ultralytics trains in the environment of ``--ultralytics-python`` with its own defaults and evaluator,
 for ``--peer-epochs`` (their usual 30). Each trained model's fused forward pass is then timed at batch 1
 in interleaved rounds in this process (timing the peers needs ``litebone[ultralytics]`` here).
@@ -88,15 +89,26 @@ def ultralytics_data(task: str, data: Path) -> Path:
     return path
 
 
-def fused(task: str, weights: Path, shape: tuple[int, int]) -> torch.nn.Module:
-    model = load_detector(weights)[0] if task == "detect" else load_depth_model(weights)[0]
-    return model.fuse(shape[0]) if task == "detect" else model.fuse(shape)
+def own_size(task: str, recipe: Path) -> bool:
+    """Whether the recipe file itself (not what it extends) names the input size."""
+    data = (yaml.safe_load(recipe.read_text()) or {}).get("data") or {}
+    return "img_size" in data if task == "detect" else bool({"height", "width"} & set(data))
+
+
+def fused(task: str, weights: Path) -> tuple[torch.nn.Module, tuple[int, int]]:
+    """The trained model's fused copy and the input shape it was trained at."""
+    if task == "detect":
+        model, config, _ = load_detector(weights)
+        return model.fuse(config.data.img_size), (config.data.img_size,) * 2
+    model, config, _ = load_depth_model(weights)
+    shape = (config.data.height, config.data.width)
+    return model.fuse(shape), shape
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", choices=["detect", "depth"], required=True)
-    parser.add_argument("--epochs", type=int, default=30, help="litebone's epochs per recipe")
+    parser.add_argument("--epochs", type=int, nargs="+", default=[30], help="litebone's schedule lengths; each recipe trains once per length")
     parser.add_argument("--peer-epochs", type=int, default=30)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--train", type=int, help="training images (detect 800, depth 600)")
@@ -104,7 +116,7 @@ def main() -> None:
     parser.add_argument("--ultralytics-python", default=sys.executable, help="python of an environment with ultralytics")
     parser.add_argument("--no-peers", action="store_true", help="the ladder alone")
     parser.add_argument("--only", nargs="+", metavar="LABEL", help="train only these rows (finished ones are still reported), "
-                        "e.g. 'litebone detect' YOLOv8n")
+                        "e.g. 'litebone detect 30ep' YOLOv8n")
     parser.add_argument("--rounds", type=int, default=30, help="interleaved latency rounds")
     parser.add_argument("--out", default="runs/bench_pareto")
     args = parser.parse_args()
@@ -112,19 +124,23 @@ def main() -> None:
     task, out = args.task, Path(args.out).resolve()
     data, shape = dataset(task, out, args.train or SPLITS[task][0], args.val or SPLITS[task][1])
     size = [f"data.img_size={shape[0]}"] if task == "detect" else [f"data.height={shape[0]}", f"data.width={shape[1]}"]
-    common = [f"data.data={data}", *size, "model.pretrained=false", f"train.batch_size={args.batch}"]
+    common = [f"data.data={data}", "model.pretrained=false", f"train.batch_size={args.batch}"]
 
-    litebone_runs = {f"litebone {recipe}": (recipe, ["--config", str(CONFIGS / f"{recipe}.yaml"), *common]) for recipe in LADDER[task]}
+    recipes = {recipe: (f"litebone {recipe}", ["--config", str(CONFIGS / f"{recipe}.yaml"), *common,
+                                               *([] if own_size(task, CONFIGS / f"{recipe}.yaml") else size)])
+               for recipe in LADDER[task]}
     if task == "depth":
-        litebone_runs["smp U-Net (MobileNetV2)"] = ("smp-unet", [*common, *SMP_UNET])
+        recipes["smp-unet"] = ("smp U-Net (MobileNetV2)", [*common, *size, *SMP_UNET])
+    litebone_runs = {f"{label} {epochs}ep": (f"{recipe}-{epochs}ep", overrides, epochs)
+                     for recipe, (label, overrides) in recipes.items() for epochs in args.epochs}
     peers = {} if args.no_peers else PEERS[task]
     wanted = set(args.only or [*litebone_runs, *peers])
     if wanted - {*litebone_runs, *peers}:
         parser.error(f"--only: unknown rows {sorted(wanted - {*litebone_runs, *peers})}; choose from {[*litebone_runs, *peers]}")
     runs: dict[str, tuple[str, Path]] = {}
-    for label, (name, overrides) in litebone_runs.items():
+    for label, (name, overrides, epochs) in litebone_runs.items():
         if label in wanted:
-            train(task, out, name, args.epochs, overrides)
+            train(task, out, name, epochs, overrides)
         runs[label] = ("litebone", out / task / name / "weights" / "best.pt")
     peer_data, env = ultralytics_data(task, data), {**os.environ, "YOLO_OFFLINE": "1"}
     for label, model_file in peers.items():
@@ -134,17 +150,19 @@ def main() -> None:
                             str(args.peer_epochs), str(args.batch), str(run.parent), label], check=True, env=env)
         runs[label] = ("ultralytics", run / "weights" / "best.pt")
     runs = {label: run for label, run in runs.items() if run[1].is_file()}
-    calls, curves = {}, {}
+    calls, curves, shapes = {}, {}, {}
     for label, (trainer, weights) in runs.items():
         run = weights.parents[1]
         curves[label] = {name: curve(run / "results.csv", "time", columns[0 if trainer == "litebone" else 1])
                          for name, columns in METRICS[task].items()}
         if trainer == "litebone":
-            model, pixels = fused(task, weights, shape), torch.rand(1, 3, *shape) * 255
+            model, shapes[label] = fused(task, weights)
+            pixels = torch.rand(1, 3, *shapes[label]) * 255
         else:
             from ultralytics import YOLO
 
-            model, pixels = YOLO(str(weights)).model.float().fuse(verbose=False).eval(), torch.rand(1, 3, *shape)
+            model, shapes[label] = YOLO(str(weights)).model.float().fuse(verbose=False).eval(), shape
+            pixels = torch.rand(1, 3, *shape)
         calls[label] = lambda m=model, x=pixels: m(x)
     with torch.no_grad():
         times = interleaved_times(calls, rounds=args.rounds, progress="latency")
@@ -154,9 +172,9 @@ def main() -> None:
     peer_labels = [label for label, (trainer, _) in runs.items() if trainer == "ultralytics"]
     print(f"\n{cpu_model()}, {torch.get_num_threads()} threads; {data.parent.name} at {'x'.join(map(str, shape))}, from scratch, "
           f"one seed; each trainer's own evaluator\n")
-    print(f"| model | epochs | fused ms (batch 1) | {' | '.join(f'final {n}' for n in names)} | wall-clock s | "
+    print(f"| model | input | epochs | fused ms (batch 1) | {' | '.join(f'final {n}' for n in names)} | wall-clock s | "
           f"{' | '.join(f's to {p} final {names[0]}' for p in peer_labels)} |")
-    print("|---|---|---|" + "---|" * (len(names) + 1 + len(peer_labels)))
+    print("|---|---|---|---|" + "---|" * (len(names) + 1 + len(peer_labels)))
     for label, metric_curves in curves.items():
         first = metric_curves[names[0]]
         reach = []
@@ -164,14 +182,17 @@ def main() -> None:
             target, higher = curves[peer][names[0]][-1][1], METRICS[task][names[0]][2]
             hit = next((t for t, value in first if (value >= target if higher else value <= target)), None)
             reach.append("-" if hit is None else f"{hit:.0f}")
-        print(f"| {label} | {len(first)} | {ms[label]:.2f} | {' | '.join(f'{metric_curves[n][-1][1]:.4f}' for n in names)} | {first[-1][0]:.0f} | "
+        print(f"| {label} | {'x'.join(map(str, shapes[label]))} | {len(first)} | {ms[label]:.2f} | {' | '.join(f'{metric_curves[n][-1][1]:.4f}' for n in names)} | {first[-1][0]:.0f} | "
               f"{' | '.join(reach)} |")
 
     figure, axis = plt.subplots(figsize=(6.5, 4.2))
-    ladder = [label for label, (trainer, _) in runs.items() if label.startswith("litebone")]
-    axis.plot([ms[label] for label in ladder], [curves[label][names[0]][-1][1] for label in ladder], marker="o", label="litebone ladder")
+    ladder = [label for label in runs if label.startswith("litebone")]
+    for epochs in args.epochs:
+        rungs = [label for label in ladder if label.endswith(f" {epochs}ep")]
+        axis.plot([ms[label] for label in rungs], [curves[label][names[0]][-1][1] for label in rungs], marker="o",
+                  label=f"litebone ladder, {epochs} epochs")
     for label in ladder:
-        axis.annotate(f"{label.removeprefix('litebone ')} ({len(curves[label][names[0]])} ep.)", (ms[label], curves[label][names[0]][-1][1]), fontsize=8,
+        axis.annotate(label.removeprefix("litebone "), (ms[label], curves[label][names[0]][-1][1]), fontsize=8,
                       textcoords="offset points", xytext=(4, -10))
     for label in runs:
         if label not in ladder:

@@ -30,7 +30,7 @@ class DetectDataConfig:
     data: str | None = None
     img_size: int = ranged(192, ge=32)
     mosaic: float = ranged(1.0, ge=0, le=1)
-    close_mosaic: int = ranged(3, ge=0)
+    close_mosaic: int = ranged(6, ge=0)
     synth_dir: str = "datasets/shapes"
     synth_train: int = ranged(1000, ge=1)
     synth_val: int = ranged(200, ge=1)
@@ -63,5 +63,5 @@ class DetectConfig:
     data: DetectDataConfig = field(default_factory=DetectDataConfig)
     loss: DetectLossConfig = field(default_factory=DetectLossConfig)
     eval: DetectEvalConfig = field(default_factory=DetectEvalConfig)
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=12, batch_size=16, lr=3e-3, weight_decay=0.05))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=12, batch_size=16, lr=2e-2, weight_decay=0.05))
     run: RunConfig = field(default_factory=RunConfig)
