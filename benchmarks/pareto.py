@@ -8,7 +8,7 @@ On this CPU, from scratch, one seed:
   MobileNetV2 (litebone's ``unet`` decoder is smp's ``UnetDecoder``; it runs in litebone's trainer with
   the same loss and schedule as the ladder).
 litebone trains every recipe of the ladder (``configs/``, upstream weights off, at the data's size unless
-the recipe file names its own input size) once for each schedule length in ``--epochs``;
+the recipe sets another than the demo's default) once for each schedule length in ``--epochs``;
 Ultralytics trains in the environment of ``--ultralytics-python`` with its own defaults and evaluator,
 for ``--peer-epochs`` (their usual 30). Each trained model's fused forward pass is then timed at batch 1
 in interleaved rounds in this process (timing the peers needs ``litebone[ultralytics]`` here).
@@ -38,8 +38,11 @@ from benchmarks.runs import train  # noqa: E402
 from benchmarks.ultralytics_bridge import finished  # noqa: E402
 from tasks.bench.environment import cpu_model  # noqa: E402
 from tasks.bench.timing import interleaved_times  # noqa: E402
+from tasks.config import load_config  # noqa: E402
+from tasks.depth.config import DepthConfig  # noqa: E402
 from tasks.depth.inference import load_depth_model  # noqa: E402
 from tasks.depth.synth import write_scenes  # noqa: E402
+from tasks.detect.config import DetectConfig  # noqa: E402
 from tasks.detect.inference import load_detector  # noqa: E402
 from tasks.detect.synth import write_shapes  # noqa: E402
 from tasks.files import atomic_write_text  # noqa: E402
@@ -90,9 +93,11 @@ def ultralytics_data(task: str, data: Path) -> Path:
 
 
 def own_size(task: str, recipe: Path) -> bool:
-    """Whether the recipe file itself (not what it extends) names the input size."""
-    data = (yaml.safe_load(recipe.read_text()) or {}).get("data") or {}
-    return "img_size" in data if task == "detect" else bool({"height", "width"} & set(data))
+    """Whether the recipe sets an input size of its own (one other than the task's default, the demo's)."""
+    if task == "detect":
+        return load_config(DetectConfig, recipe).data.img_size != DetectConfig().data.img_size
+    data, default = load_config(DepthConfig, recipe).data, DepthConfig().data
+    return (data.height, data.width) != (default.height, default.width)
 
 
 def fused(task: str, weights: Path) -> tuple[torch.nn.Module, tuple[int, int]]:
