@@ -201,7 +201,8 @@ def main() -> None:
                       textcoords="offset points", xytext=(4, -10))
     for label in runs:
         if label not in ladder:
-            axis.plot(ms[label], curves[label][names[0]][-1][1], marker="s", linestyle="none", label=label)
+            axis.plot(ms[label], curves[label][names[0]][-1][1], marker="s", linestyle="none",
+                      label=f"{label} ({len(curves[label][names[0]])} ep.)")
     axis.set(xlabel="fused CPU latency, batch 1 (ms)", ylabel=f"val {names[0]}",
              title=f"{task}: {'x'.join(map(str, shape))}, from scratch, {torch.get_num_threads()} CPU threads")
     axis.legend(fontsize=8)
