@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.runs import train
+from benchmarks.runs import complete, train
 from tasks.bench.environment import cpu_model
 from tasks.bench.timing import interleaved_times
 from tasks.detect.inference import load_detector
@@ -66,7 +66,7 @@ def main() -> None:
     for name in args.only or VARIANTS:
         train("detect", out, name, args.epochs, ["--config", str(RECIPE), *BASE, f"data.data={data}", f"data.img_size={args.size}", *VARIANTS[name][1]])
 
-    finished = {name: out / "detect" / name for name in VARIANTS if (out / "detect" / name / "weights" / "best.pt").is_file()}
+    finished = {name: out / "detect" / name for name in VARIANTS if complete(out / "detect" / name, args.epochs)}
     models = {name: load_detector(run / "weights" / "best.pt")[:2] for name, run in finished.items()}
     calls = {name: (lambda m=model.fuse(config.data.img_size), x=torch.rand(1, 3, config.data.img_size, config.data.img_size) * 255: m(x))
              for name, (model, config) in models.items()}

@@ -34,7 +34,7 @@ import torch  # noqa: E402
 import yaml  # noqa: E402
 
 from benchmarks.detect_vs_yolov8n import curve  # noqa: E402
-from benchmarks.runs import train  # noqa: E402
+from benchmarks.runs import complete, train  # noqa: E402
 from benchmarks.ultralytics_bridge import finished  # noqa: E402
 from tasks.bench.environment import cpu_model  # noqa: E402
 from tasks.bench.timing import interleaved_times  # noqa: E402
@@ -146,15 +146,16 @@ def main() -> None:
     for label, (name, overrides, epochs) in litebone_runs.items():
         if label in wanted:
             train(task, out, name, epochs, overrides)
-        runs[label] = ("litebone", out / task / name / "weights" / "best.pt")
+        if complete(out / task / name, epochs):
+            runs[label] = ("litebone", out / task / name / "weights" / "best.pt")
     peer_data, env = ultralytics_data(task, data), {**os.environ, "YOLO_OFFLINE": "1"}
     for label, model_file in peers.items():
         run = out / "ultralytics" / label
         if label in wanted and not finished(run, args.peer_epochs):
             subprocess.run([args.ultralytics_python, "-c", ULTRALYTICS_TRAIN, model_file, str(peer_data), str(max(shape)),
                             str(args.peer_epochs), str(args.batch), str(run.parent), label], check=True, env=env)
-        runs[label] = ("ultralytics", run / "weights" / "best.pt")
-    runs = {label: run for label, run in runs.items() if run[1].is_file()}
+        if finished(run, args.peer_epochs):
+            runs[label] = ("ultralytics", run / "weights" / "best.pt")
     calls, curves, shapes = {}, {}, {}
     for label, (trainer, weights) in runs.items():
         run = weights.parents[1]

@@ -7,6 +7,12 @@ from tasks.cli import main as litebone
 from tasks.engine.results import read_rows
 
 
+def complete(run: Path, epochs: int) -> bool:
+    """Whether the litebone run folder ``run`` holds best.pt and results for all ``epochs``."""
+    rows = read_rows(run / "results.csv")
+    return (run / "weights" / "best.pt").is_file() and bool(rows) and rows[-1]["epoch"] >= epochs
+
+
 def train(task: str, out: Path, name: str, epochs: int, args: list[str]) -> Path:
     """``litebone train task *args`` as run ``out/task/name`` for ``epochs``; returns its best.pt.
 
@@ -14,9 +20,8 @@ def train(task: str, out: Path, name: str, epochs: int, args: list[str]) -> Path
     error naming the folder to delete.
     """
     run = out / task / name
-    weights = run / "weights" / "best.pt"
-    rows = read_rows(run / "results.csv")
-    if run.exists() and not (weights.is_file() and rows and rows[-1]["epoch"] >= epochs):
+    if run.exists() and not complete(run, epochs):
+        rows = read_rows(run / "results.csv")
         raise SystemExit(f"{run} holds an unfinished run ({int(rows[-1]['epoch']) if rows else 0} of {epochs} epochs); "
                          f"delete it to train it again")
     if not run.exists():
@@ -24,4 +29,4 @@ def train(task: str, out: Path, name: str, epochs: int, args: list[str]) -> Path
                          f"run.name={name}", "run.exist_ok=true"])
         if code != 0:
             raise SystemExit(f"{task} run {name} failed with exit status {code}")
-    return weights
+    return run / "weights" / "best.pt"
