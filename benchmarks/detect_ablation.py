@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.runs import complete, train
+from benchmarks.runs import finished, train
 from tasks.bench.environment import cpu_model
 from tasks.bench.timing import interleaved_times
 from tasks.detect.inference import load_detector
@@ -66,8 +66,8 @@ def main() -> None:
     for name in args.only or VARIANTS:
         train("detect", out, name, args.epochs, ["--config", str(RECIPE), *BASE, f"data.data={data}", f"data.img_size={args.size}", *VARIANTS[name][1]])
 
-    finished = {name: out / "detect" / name for name in VARIANTS if complete(out / "detect" / name, args.epochs)}
-    models = {name: load_detector(run / "weights" / "best.pt")[:2] for name, run in finished.items()}
+    done = {name: out / "detect" / name for name in VARIANTS if finished(out / "detect" / name, args.epochs)}
+    models = {name: load_detector(run / "weights" / "best.pt")[:2] for name, run in done.items()}
     calls = {name: (lambda m=model.fuse(config.data.img_size), x=torch.rand(1, 3, config.data.img_size, config.data.img_size) * 255: m(x))
              for name, (model, config) in models.items()}
     with torch.no_grad():
@@ -77,7 +77,7 @@ def main() -> None:
     print(f"\n{cpu_model()}, {torch.get_num_threads()} threads; shapes {args.train}/{args.val} at {args.size} px, "
           f"{args.epochs} epochs from scratch, one seed\n")
     print("| row | change | final mAP50-95 | best | vs base | wall-clock s | fused ms (batch 1) |\n|---|---|---|---|---|---|---|")
-    rows = {name: read_rows(run / "results.csv") for name, run in finished.items()}
+    rows = {name: read_rows(run / "results.csv") for name, run in done.items()}
     reference = rows["base"][-1]["val/mAP50-95"] if "base" in rows else float("nan")
     for name, results in rows.items():
         final, best = results[-1]["val/mAP50-95"], max(r["val/mAP50-95"] for r in results)

@@ -34,8 +34,7 @@ import torch  # noqa: E402
 import yaml  # noqa: E402
 
 from benchmarks.detect_vs_yolov8n import curve  # noqa: E402
-from benchmarks.runs import complete, train  # noqa: E402
-from benchmarks.ultralytics_bridge import finished  # noqa: E402
+from benchmarks.runs import finished, train  # noqa: E402
 from tasks.bench.environment import cpu_model  # noqa: E402
 from tasks.bench.timing import interleaved_times  # noqa: E402
 from tasks.config import load_config  # noqa: E402
@@ -146,7 +145,7 @@ def main() -> None:
     for label, (name, overrides, epochs) in litebone_runs.items():
         if label in wanted:
             train(task, out, name, epochs, overrides)
-        if complete(out / task / name, epochs):
+        if finished(out / task / name, epochs):
             runs[label] = ("litebone", out / task / name / "weights" / "best.pt")
     peer_data, env = ultralytics_data(task, data), {**os.environ, "YOLO_OFFLINE": "1"}
     for label, model_file in peers.items():

@@ -7,10 +7,10 @@ from tasks.cli import main as litebone
 from tasks.engine.results import read_rows
 
 
-def complete(run: Path, epochs: int) -> bool:
-    """Whether the litebone run folder ``run`` holds best.pt and results for all ``epochs``."""
-    rows = read_rows(run / "results.csv")
-    return (run / "weights" / "best.pt").is_file() and bool(rows) and rows[-1]["epoch"] >= epochs
+def finished(run: Path, epochs: int) -> bool:
+    """Whether the run folder ``run`` (litebone's or Ultralytics') holds best.pt and one results row per epoch."""
+    results = run / "results.csv"
+    return (run / "weights" / "best.pt").is_file() and results.is_file() and len(results.read_text().strip().splitlines()) == epochs + 1
 
 
 def train(task: str, out: Path, name: str, epochs: int, args: list[str]) -> Path:
@@ -20,7 +20,7 @@ def train(task: str, out: Path, name: str, epochs: int, args: list[str]) -> Path
     error naming the folder to delete.
     """
     run = out / task / name
-    if run.exists() and not complete(run, epochs):
+    if run.exists() and not finished(run, epochs):
         rows = read_rows(run / "results.csv")
         raise SystemExit(f"{run} holds an unfinished run ({int(rows[-1]['epoch']) if rows else 0} of {epochs} epochs); "
                          f"delete it to train it again")

@@ -28,6 +28,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from benchmarks.detect_vs_yolov8n import curve  # noqa: E402
+from benchmarks.runs import finished  # noqa: E402
 from tasks.bench.environment import cpu_model  # noqa: E402
 from tasks.bench.timing import interleaved_times  # noqa: E402
 from tasks.detect.synth import write_shapes  # noqa: E402
@@ -40,12 +41,6 @@ model, data, size, epochs, batch, out, name = sys.argv[1:8]
 YOLO(model).train(data=data, imgsz=int(size), epochs=int(epochs), batch=int(batch), device="cpu", workers=2, project=out,
                   name=name, exist_ok=True, pretrained=False, amp=False, plots=False, seed=0, close_mosaic=max(1, int(epochs) // 10))
 """
-
-
-def finished(run: Path, epochs: int) -> bool:
-    """True when ``run`` already holds best.pt and one results row per epoch (the run is reused)."""
-    results = run / "results.csv"
-    return (run / "weights" / "best.pt").is_file() and results.is_file() and len(results.read_text().strip().splitlines()) == epochs + 1
 
 
 def main() -> None:
