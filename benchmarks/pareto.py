@@ -6,7 +6,7 @@ On this CPU, from scratch, one seed:
 - detection: synthetic shapes, 800 train / 200 val at 320 px; peers Ultralytics YOLOv8n, YOLO11n and YOLO26n;
 - depth: synthetic scenes, 600 / 150 at 192x256 (``--train``/``--val`` change the counts); peers Ultralytics YOLO26n-depth and smp's U-Net on
   MobileNetV2 (litebone's ``unet`` decoder is smp's ``UnetDecoder``; it runs in litebone's trainer with
-  the same loss and schedule as the ladder).
+  the ladder's loss and lr, at the peers' ``--batch``).
 litebone trains every recipe of the ladder (``configs/``, upstream weights off, at the data's size unless
 the recipe sets another than the demo's default) once for each schedule length in ``--epochs``;
 Ultralytics trains in the environment of ``--ultralytics-python`` with its own defaults and evaluator,
@@ -47,7 +47,7 @@ from tasks.detect.synth import write_shapes  # noqa: E402
 from tasks.files import atomic_write_text  # noqa: E402
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-LADDER = {"detect": ("detect_fast", "detect", "detect_accurate"), "depth": ("depth",)}
+LADDER = {"detect": ("detect_fast", "detect", "detect_accurate"), "depth": ("depth_fast", "depth", "depth_accurate")}
 PEERS = {"detect": {"YOLOv8n": "yolov8n.yaml", "YOLO11n": "yolo11n.yaml", "YOLO26n": "yolo26n.yaml"},
          "depth": {"YOLO26n-depth": "yolo26n-depth.yaml"}}
 SMP_UNET = ["model.backbone=mobilenetv2_100", "model.decoder=unet", "model.decoder_kwargs={}"]
@@ -114,7 +114,7 @@ def main() -> None:
     parser.add_argument("--task", choices=["detect", "depth"], required=True)
     parser.add_argument("--epochs", type=int, nargs="+", default=[30], help="litebone's schedule lengths; each recipe trains once per length")
     parser.add_argument("--peer-epochs", type=int, default=30)
-    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--batch", type=int, default=16, help="the peers' batch size (litebone's recipes keep their own)")
     parser.add_argument("--train", type=int, help="training images (detect 800, depth 600)")
     parser.add_argument("--val", type=int, help="validation images (detect 200, depth 150)")
     parser.add_argument("--ultralytics-python", default=sys.executable, help="python of an environment with ultralytics")
@@ -128,13 +128,13 @@ def main() -> None:
     task, out = args.task, Path(args.out).resolve()
     data, shape = dataset(task, out, args.train or SPLITS[task][0], args.val or SPLITS[task][1])
     size = [f"data.img_size={shape[0]}"] if task == "detect" else [f"data.height={shape[0]}", f"data.width={shape[1]}"]
-    common = [f"data.data={data}", "model.pretrained=false", f"train.batch_size={args.batch}"]
+    common = [f"data.data={data}", "model.pretrained=false"]
 
     recipes = {recipe: (f"litebone {recipe}", ["--config", str(CONFIGS / f"{recipe}.yaml"), *common,
                                                *([] if own_size(task, CONFIGS / f"{recipe}.yaml") else size)])
                for recipe in LADDER[task]}
     if task == "depth":
-        recipes["smp-unet"] = ("smp U-Net (MobileNetV2)", [*common, *size, *SMP_UNET])
+        recipes["smp-unet"] = ("smp U-Net (MobileNetV2)", [*common, *size, *SMP_UNET, f"train.batch_size={args.batch}"])
     litebone_runs = {f"{label} {epochs}ep": (f"{recipe}-{epochs}ep", overrides, epochs)
                      for recipe, (label, overrides) in recipes.items() for epochs in args.epochs}
     peers = {} if args.no_peers else PEERS[task]
