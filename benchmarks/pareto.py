@@ -194,6 +194,8 @@ def main() -> None:
     ladder = [label for label in runs if label.startswith("litebone")]
     for epochs in args.epochs:
         rungs = [label for label in ladder if label.endswith(f" {epochs}ep")]
+        if not rungs:
+            continue
         axis.plot([ms[label] for label in rungs], [curves[label][names[0]][-1][1] for label in rungs], marker="o",
                   label=f"litebone ladder, {epochs} epochs")
     for label in ladder:
