@@ -61,12 +61,12 @@ def load_trained(weights: str | Path, task: str, config_class: type[C], build: C
     """(model in eval mode on ``device``, its config, its metadata) from a ``.pt`` or ``.safetensors`` of ``task``.
 
     ``build(config, metadata)`` makes the untrained model; the weights are the EMA ones when present,
-    and neither upstream weights nor ``model.init`` are read again.
+    and neither upstream weights, ``model.init`` nor a distillation teacher are read again.
     """
     target = parse_device(device, "--device")
     state, config_dict, meta = read_trained(weights, task)
     config = from_dict(config_class, config_dict)
-    config.model.pretrained, config.model.init = False, None
+    config.model.pretrained, config.model.init, config.train.distill.teacher = False, None, None
     model = load_weights(build(config, meta), state, meta, weights)
     return model.to(target).eval(), config, meta
 

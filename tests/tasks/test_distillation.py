@@ -75,7 +75,7 @@ def test_a_teacher_of_the_other_task_is_refused(teacher, tmp_path, capsys):
                       f"train.distill.teacher={weights}", f"run.project={tmp_path}"], "is a detect checkpoint, not depth")
 
 
-def test_a_depth_student_trains_with_a_depth_teacher(tmp_path):
+def test_a_depth_student_trains_with_a_depth_teacher_and_exports_without_it(tmp_path):
     scenes = write_scenes(tmp_path / "scenes", train=8, val=2, size=64, progress=False)
     common = ["train", "depth", f"data.data={scenes}", "data.height=64", "data.width=64", *TINY, "train.batch_size=4"]
     assert main([*common, f"run.project={tmp_path / 'teacher'}"]) == 0
@@ -83,6 +83,9 @@ def test_a_depth_student_trains_with_a_depth_teacher(tmp_path):
     assert main([*common, "model.backbone=mobilenetv2_050", f"train.distill.teacher={teacher}", f"run.project={tmp_path / 'student'}"]) == 0
     with open(tmp_path / "student/depth/exp/results.csv") as handle:
         assert float(next(csv.DictReader(handle))["train/distill"]) > 0
+    teacher.unlink()  # the trained student no longer needs its teacher, also not to calibrate its INT8 export
+    student = tmp_path / "student/depth/exp/weights/best.pt"
+    assert main(["export", "depth", "--weights", str(student), "--int8", "--calib-images", "2", "--output", str(tmp_path / "s.onnx")]) == 0
 
 
 def test_feature_imitation_is_zero_for_the_same_features_and_learns_across_widths():
