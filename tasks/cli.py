@@ -58,6 +58,16 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {value}")
+    return value
+
+
 def _backbones_bench(args: argparse.Namespace) -> None:
     from .bench import BenchOptions, console_table, run_bench, write_outputs
     from .engine.runs import new_run_dir
@@ -134,8 +144,8 @@ def _export(args: argparse.Namespace) -> None:
                "fuse": args.fuse}
     if args.task == "detect":
         options.update(nms=args.nms, conf=args.conf, iou=args.iou)
-    if args.int8:
-        options.update(int8=True, calib_images=args.calib_images, keep_float=args.keep_float, calib_method=args.calib_method)
+    options.update(int8=args.int8, calib_images=args.calib_images, keep_float=args.keep_float, calib_method=args.calib_method,
+                   qat_epochs=args.qat_epochs, qat_lr=args.qat_lr)
     _task_module(args.task).export(weights, **options)
 
 
@@ -279,6 +289,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="--int8: keep the K layers measured to lose most in float (default 0)")
     export.add_argument("--calib-method", choices=["percentile", "minmax"], default="percentile",
                         help="--int8: activation ranges from the 99.99th percentile (default) or the extremes")
+    export.add_argument("--qat-epochs", type=_at_least(0), default=0, metavar="N",
+                        help="--int8: fine-tune N epochs with the quantisation in the loop (torch.ao) and export its "
+                             "learned ranges, instead of onnxruntime's calibration (default 0: off)")
+    export.add_argument("--qat-lr", type=_positive, default=1e-4, help="--qat-epochs: peak learning rate (default 1e-4)")
     _fuse_flag(export)
     export.set_defaults(handler=_export)
 

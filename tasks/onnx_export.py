@@ -35,6 +35,21 @@ def check_format(fmt: str) -> None:
         raise UserError(f"export format {fmt!r} is not supported; use --format onnx")
 
 
+def check_int8_options(int8: bool, qat_epochs: int, keep_float: int, fuse: bool) -> None:
+    """Quantisation-aware fine-tuning (``qat_epochs``) is a way to INT8 of the fused model, and quantises every convolution."""
+    if qat_epochs < 0:
+        raise UserError(f"--qat-epochs must be at least 0, got {qat_epochs}")
+    if not qat_epochs:
+        return
+    if not int8:
+        raise UserError("--qat-epochs fine-tunes the model for its INT8 export; add --int8")
+    if keep_float:
+        raise UserError("--keep-float picks layers for onnxruntime's calibration, but --qat-epochs quantises every convolution "
+                        "and trains it so; drop one of the two")
+    if not fuse:
+        raise UserError("--qat-epochs quantises the fused model (BatchNorm folded into the weights); drop --no-fuse")
+
+
 def write_onnx(model: nn.Module, example: torch.Tensor, path: Path, inputs: Sequence[str], outputs: Sequence[str],
                dynamic: bool = False, metadata: dict[str, Any] | None = None) -> None:
     """Export ``model(example)`` to ``path`` atomically; ``dynamic`` makes dimension 0 of every input and output dynamic.

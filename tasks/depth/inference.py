@@ -14,7 +14,7 @@ from ..images import write_image
 from ..config import from_dict, to_dict
 from ..inference import load_trained, readable_images, run_validation
 from ..onnx_model import OnnxModel
-from ..onnx_export import check_format, input_metadata, write_onnx
+from ..onnx_export import check_format, check_int8_options, input_metadata, write_onnx
 from .colorize import colorize
 from .config import DepthConfig
 from .data import DepthDataset
@@ -92,7 +92,7 @@ def predict(weights: str, source: str, img_size: int | None = None, depth_format
 
 def export(weights: str, fmt: str = "onnx", img_size: int | None = None, dynamic: bool = False, output: str | None = None,
            overwrite: bool = False, fuse: bool = True, int8: bool = False, calib_images: int = 64, keep_float: int = 0,
-           calib_method: str = "percentile") -> Path:
+           calib_method: str = "percentile", qat_epochs: int = 0, qat_lr: float = 1e-4) -> Path:
     """Write an ONNX model (float 0-255 pixels in, depth out at input size) and return its path.
 
     The graph is the fused inference copy unless ``fuse`` is off. ``int8`` writes onnxruntime's
@@ -101,6 +101,7 @@ def export(weights: str, fmt: str = "onnx", img_size: int | None = None, dynamic
     existing file is replaced only with ``overwrite``; the weights themselves never are.
     """
     check_format(fmt)
+    check_int8_options(int8, qat_epochs, keep_float, fuse)
     path = check_output(output or Path(weights).with_suffix(".int8.onnx" if int8 else ".onnx"), [weights], overwrite)
     model, config, meta = load_depth_model(weights)
     height, width = (config.data.height, config.data.width) if not img_size else (img_size, img_size)
@@ -112,13 +113,17 @@ def export(weights: str, fmt: str = "onnx", img_size: int | None = None, dynamic
                 **input_metadata(model.backbone.input_spec)}
     example = torch.zeros(1, model.backbone.in_chans, height, width)
     if int8:
+        from ..qat import export_qat
         from ..quantize import calibration_images, export_int8
 
         task = DepthTask(config, splits=("train",))
         images = calibration_images(DepthDataset(task.train_pairs, task.spec, (height, width), train=False,
                                                  channels=model.backbone.in_chans), calib_images)
-        export_int8(lambda fp32: write_onnx(model, example, fp32, ["images"], ["depth"], dynamic, metadata), path, images, keep_float,
-                    calib_method)
+        write = lambda fp32: write_onnx(model, example, fp32, ["images"], ["depth"], dynamic, metadata)  # noqa: E731
+        if qat_epochs:
+            export_qat(task, model, write, path, images, qat_epochs, qat_lr)
+        else:
+            export_int8(write, path, images, keep_float, calib_method)
     else:
         write_onnx(model, example, path, ["images"], ["depth"], dynamic, metadata)
     print(f"litebone: exported {path} ({height}x{width})")

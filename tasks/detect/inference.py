@@ -16,7 +16,7 @@ from ..images import to_rgb, write_image
 from ..config import from_dict, to_dict
 from ..inference import load_trained, readable_images, run_validation
 from ..onnx_model import OnnxDetector
-from ..onnx_export import check_format, input_metadata, write_onnx
+from ..onnx_export import check_format, check_int8_options, input_metadata, write_onnx
 from .config import DetectConfig
 from .data import DetectionDataset, collate
 from .draw import draw_detections
@@ -133,7 +133,7 @@ class ExportNMS(nn.Module):
 def export(weights: str, fmt: str = "onnx", nms: bool = False, img_size: int | None = None, conf: float = 0.25,
            iou: float = 0.7, max_det: int = 300, dynamic: bool = False, output: str | None = None, overwrite: bool = False,
            fuse: bool = True, int8: bool = False, calib_images: int = 64, keep_float: int = 0,
-           calib_method: str = "percentile") -> Path:
+           calib_method: str = "percentile", qat_epochs: int = 0, qat_lr: float = 1e-4) -> Path:
     """Write an ONNX model next to the weights (or at ``output``) and return its path.
 
     The graph is the fused inference copy unless ``fuse`` is off. ``int8`` writes onnxruntime's
@@ -142,6 +142,7 @@ def export(weights: str, fmt: str = "onnx", nms: bool = False, img_size: int | N
     existing file is replaced only with ``overwrite``; the weights themselves never are.
     """
     check_format(fmt)
+    check_int8_options(int8, qat_epochs, keep_float, fuse)
     if int8 and nms:
         raise UserError("--int8 quantises the raw export; drop --nms (val and predict apply NMS after the model)")
     suffix = ".nms.onnx" if nms else ".int8.onnx" if int8 else ".onnx"
@@ -156,12 +157,16 @@ def export(weights: str, fmt: str = "onnx", nms: bool = False, img_size: int | N
                 **input_metadata(model.backbone.input_spec)}
     example = torch.zeros(1, model.backbone.in_chans, size, size)
     if int8:
+        from ..qat import export_qat
         from ..quantize import calibration_images, export_int8
 
-        records = DetectTask(config, splits=("train",)).train_records
-        images = calibration_images(DetectionDataset(records, size, train=False, channels=model.backbone.in_chans), calib_images)
-        export_int8(lambda fp32: write_onnx(wrapper.eval(), example, fp32, ["images"], ["output"], dynamic, metadata), path, images,
-                    keep_float, calib_method)
+        task = DetectTask(config, splits=("train",))
+        images = calibration_images(DetectionDataset(task.train_records, size, train=False, channels=model.backbone.in_chans), calib_images)
+        write = lambda fp32: write_onnx(wrapper.eval(), example, fp32, ["images"], ["output"], dynamic, metadata)  # noqa: E731
+        if qat_epochs:
+            export_qat(task, model, write, path, images, qat_epochs, qat_lr)
+        else:
+            export_int8(write, path, images, keep_float, calib_method)
     else:
         write_onnx(wrapper.eval(), example, path, ["images"], ["output"], dynamic and not nms, metadata)
     print(f"litebone: exported {path} ({'with' if nms else 'without'} NMS, {size}x{size}, classes {names})")

@@ -144,3 +144,19 @@ def test_int8_export_stays_close_to_fp32(trained_run, tmp_path, monkeypatch):
     fp32 = validate(str(run / "weights/best.pt"), data=str(data))
     int8 = validate(str(tmp_path / "q.onnx"), data=str(data))
     assert abs(int8["delta1"] - fp32["delta1"]) <= 0.05 and int8["abs_rel"] == pytest.approx(fp32["abs_rel"], rel=0.1)
+
+
+def test_quantisation_aware_int8_export_stays_close_to_fp32(trained_run, tmp_path, monkeypatch):
+    import onnx
+
+    from tasks.depth.inference import validate
+
+    _, data, run = trained_run
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", "depth", "--weights", str(run / "weights/best.pt"), "--int8", "--calib-images", "4", "--qat-epochs", "1",
+                 "--output", str(tmp_path / "qat.onnx")]) == 0
+    graph = onnx.load(tmp_path / "qat.onnx")
+    assert {p.key: p.value for p in graph.metadata_props}["quantisation"] == "qat"
+    fp32 = validate(str(run / "weights/best.pt"), data=str(data))
+    qat = validate(str(tmp_path / "qat.onnx"), data=str(data))
+    assert abs(qat["delta1"] - fp32["delta1"]) <= 0.05 and qat["abs_rel"] == pytest.approx(fp32["abs_rel"], rel=0.1)

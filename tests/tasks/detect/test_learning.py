@@ -3,7 +3,8 @@
 Measured on the 2-core CI machine: untrained mAP50 0.000, after 10 epochs about 0.29 (deterministic
 seed). Threshold 0.12: more than 0.12 above anything an untrained model scores, and below the trained
 result by a factor of ~2.4 to absorb run-to-run drift on other hardware. The same trained model's
-INT8 export (16 calibration images) must stay within 0.05 mAP50 of the fused FP32 model.
+INT8 export (16 calibration images), by onnxruntime's calibration and after one epoch of
+quantisation-aware fine-tuning, must stay within 0.05 mAP50 of the fused FP32 model.
 """
 import torch
 from torch.utils.data import DataLoader
@@ -45,3 +46,6 @@ def test_short_training_reaches_a_map_an_untrained_model_cannot(tmp_path):
     int8_path = export(str(best), int8=True, calib_images=16, output=str(tmp_path / "int8.onnx"))
     int8 = validate(str(int8_path), data=str(data), project=str(tmp_path / "val"))
     assert int8["mAP50"] >= fp32["mAP50"] - INT8_LOSS, f"INT8 mAP50 {int8['mAP50']:.3f} vs FP32 {fp32['mAP50']:.3f}"
+    qat_path = export(str(best), int8=True, calib_images=16, qat_epochs=1, output=str(tmp_path / "qat.onnx"))
+    qat = validate(str(qat_path), data=str(data), project=str(tmp_path / "val"))
+    assert qat["mAP50"] >= fp32["mAP50"] - INT8_LOSS, f"QAT INT8 mAP50 {qat['mAP50']:.3f} vs FP32 {fp32['mAP50']:.3f}"

@@ -1,0 +1,149 @@
+"""Quantisation-aware fine-tuning (QAT) of a trained task model, exported as an INT8 QDQ ONNX graph.
+
+Every convolution of the fused inference copy becomes torch.ao's QAT ``Conv2d`` (INT8 weights,
+symmetric per output channel) between fake-quantisers of its input and its output (UINT8 per
+tensor, moving-average min-max ranges): where onnxruntime's static quantiser puts its
+quantise/dequantise pairs. Each range starts as the mean over the calibration images of the
+activation's extremes (the observers' default moving average would leave it near the first image's),
+then the model trains for a few epochs with the task's own loss and data and the rounding in the
+loop, ranges following the activations until the last epoch. The export carries the learned scales as QuantizeLinear/DequantizeLinear pairs, so
+onnxruntime runs the quantisation that was trained rather than calibrating its own, and
+onnxruntime's basic graph optimisation folds the weights' quantisation into INT8 initialisers.
+
+torch.ao provides the fake quantisers and the QAT convolution; wrapping each convolution between
+two of them is written here because its FX ``prepare_qat_fx`` cannot trace the models' data-dependent
+parts (anchor grids, resizes to the input's size) and its eager ``prepare_qat`` observes only outputs.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+import torch.ao.nn.qat as nnqat
+import torch.nn as nn
+from torch.ao.quantization import (FakeQuantize, MovingAverageMinMaxObserver, MovingAveragePerChannelMinMaxObserver, QConfig,
+                                   disable_fake_quant, disable_observer, enable_fake_quant, enable_observer)
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from .engine import Task
+from .errors import UserError
+from .files import atomic_open
+
+ACTIVATION = FakeQuantize.with_args(observer=MovingAverageMinMaxObserver, quant_min=0, quant_max=255, dtype=torch.quint8,
+                                    qscheme=torch.per_tensor_affine, reduce_range=False)
+WEIGHT = FakeQuantize.with_args(observer=MovingAveragePerChannelMinMaxObserver, quant_min=-128, quant_max=127, dtype=torch.qint8,
+                                qscheme=torch.per_channel_symmetric, ch_axis=0)
+QCONFIG = QConfig(activation=ACTIVATION, weight=WEIGHT)
+
+
+class FakeQuantizedConv(nn.Module):
+    """A convolution with fake-quantised input, weights and output."""
+
+    def __init__(self, conv: nn.Conv2d) -> None:
+        super().__init__()
+        conv.qconfig = QCONFIG
+        self.input_quant = ACTIVATION()
+        self.conv = nnqat.Conv2d.from_float(conv)
+        self.output_quant = ACTIVATION()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.output_quant(self.conv(self.input_quant(x)))
+
+
+def fake_quantize(model: nn.Module) -> nn.Module:
+    """Replace every ``nn.Conv2d`` of ``model`` (a fused, BatchNorm-free copy) by a ``FakeQuantizedConv``; returns ``model``."""
+    for name, child in model.named_children():
+        if type(child) is nn.Conv2d:
+            setattr(model, name, FakeQuantizedConv(child))
+        else:
+            fake_quantize(child)
+    return model
+
+
+@torch.no_grad()
+def calibrate(model: nn.Module, images: list[np.ndarray]) -> None:
+    """Set every fake-quantiser's range to the mean over ``images`` of its activation's extremes in the float model, then
+    freeze the ranges and switch the rounding on."""
+    model.apply(disable_fake_quant)
+    model.apply(enable_observer)
+    observers = [m for m in model.modules() if isinstance(m, MovingAverageMinMaxObserver)]
+    constants = [observer.averaging_constant for observer in observers]
+    for count, image in enumerate(images, 1):
+        for observer in observers:
+            observer.averaging_constant = 1 / count
+        model(torch.from_numpy(image))
+    for observer, constant in zip(observers, constants):
+        observer.averaging_constant = constant
+    model.apply(disable_observer)
+    model.apply(enable_fake_quant)
+
+
+def finetune(task: Task, model: nn.Module, epochs: int, lr: float, batch_size: int, workers: int, seed: int = 0) -> None:
+    """Train the fake-quantised ``model`` ``epochs`` epochs on the task's training split with its own loss (AdamW,
+    cosine from ``lr``), as the last epochs of the task's schedule; ranges follow the data until the last epoch."""
+    model.requires_grad_(True)
+    generator = torch.Generator().manual_seed(seed)
+    loader = DataLoader(task.train_dataset(), batch_size=batch_size, shuffle=True, num_workers=workers, collate_fn=task.collate_fn,
+                        drop_last=True, generator=generator)
+    if len(loader) == 0:
+        raise UserError(f"quantisation-aware fine-tuning needs at least one batch of {batch_size} training images; "
+                        f"the training split has {len(loader.dataset)}")
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs * len(loader))
+    total = task.config.train.epochs
+    device, modules = torch.device("cpu"), nn.ModuleDict()
+    model.apply(enable_observer)
+    for epoch in range(epochs):
+        task.on_epoch_start(max(total - epochs + epoch, 0), max(total, epochs))
+        if epoch == epochs - 1:
+            model.apply(disable_observer)
+        bar = tqdm(loader, desc=f"QAT {epoch + 1}/{epochs}", leave=False)
+        for batch in bar:
+            loss, items = task.training_step(model, batch, device, modules)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), task.config.train.grad_clip or float("inf"))
+            optimizer.step()
+            scheduler.step()
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+    model.apply(disable_observer)
+    model.requires_grad_(False)
+
+
+def write_qdq(write_float: Callable[[Path], None], path: Path) -> None:
+    """Export the fake-quantised model with ``write_float(temporary path)`` and write, atomically at ``path``, that graph
+    after onnxruntime's basic optimisation (weights' quantisation folded into INT8 initialisers), metadata kept."""
+    with tempfile.TemporaryDirectory() as folder:
+        exported, optimised = Path(folder) / "qdq.onnx", Path(folder) / "folded.onnx"
+        write_float(exported)
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        options.optimized_model_filepath = str(optimised)
+        ort.InferenceSession(str(exported), options, providers=["CPUExecutionProvider"])
+        graph = onnx.load(optimised)
+        for prop in onnx.load(exported).metadata_props:
+            graph.metadata_props.add(key=prop.key, value=prop.value)
+    graph.metadata_props.add(key="precision", value="int8")
+    graph.metadata_props.add(key="quantisation", value="qat")
+    with atomic_open(path, "wb") as handle:
+        handle.write(graph.SerializeToString())
+
+
+def export_qat(task: Task, model: nn.Module, write_float: Callable[[Path], None], path: Path, images: list[np.ndarray],
+               epochs: int, lr: float) -> Path:
+    """Fake-quantise the fused ``model`` in place, calibrate it on ``images``, fine-tune it ``epochs`` epochs on ``task``
+    and write its INT8 QDQ graph at ``path`` (``write_float`` exports ``model``, or a wrapper of it, to a path)."""
+    fake_quantize(model)
+    calibrate(model, images)
+    train = task.config.train
+    finetune(task, model, epochs, lr, train.batch_size, train.workers, train.seed)
+    write_qdq(write_float, path)
+    print(f"litebone: INT8 (QDQ, per-channel weights) after {epochs} epochs of quantisation-aware fine-tuning at lr {lr:g}, "
+          f"ranges calibrated on {len(images)} training images")
+    return path
