@@ -6,7 +6,7 @@ On this CPU, from scratch, one seed:
 - detection: synthetic shapes, 800 train / 200 val at 320 px; peers Ultralytics YOLOv8n, YOLO11n and YOLO26n;
 - depth: synthetic scenes, 600 / 150 at 192x256 (``--train``/``--val`` change the counts); peers Ultralytics YOLO26n-depth and smp's U-Net on
   MobileNetV2 (litebone's ``unet`` decoder is smp's ``UnetDecoder``; it runs in litebone's trainer with
-  the ladder's loss and lr, at the peers' ``--batch``).
+  the ladder's loss and lr, at the peers' ``--batch`` and ``--peer-epochs``).
 litebone trains every recipe of the ladder (``configs/``, upstream weights off, at the data's size unless
 the recipe sets another than the demo's default) once for each schedule length in ``--epochs``;
 Ultralytics trains in the environment of ``--ultralytics-python`` with its own defaults and evaluator,
@@ -133,10 +133,11 @@ def main() -> None:
     recipes = {recipe: (f"litebone {recipe}", ["--config", str(CONFIGS / f"{recipe}.yaml"), *common,
                                                *([] if own_size(task, CONFIGS / f"{recipe}.yaml") else size)])
                for recipe in LADDER[task]}
-    if task == "depth":
-        recipes["smp-unet"] = ("smp U-Net (MobileNetV2)", [*common, *size, *SMP_UNET, f"train.batch_size={args.batch}"])
-    litebone_runs = {f"{label} {epochs}ep": (f"{recipe}-{epochs}ep", overrides, epochs)
-                     for recipe, (label, overrides) in recipes.items() for epochs in args.epochs}
+    unet = {} if task != "depth" or args.no_peers else {
+        f"smp U-Net (MobileNetV2) {args.peer_epochs}ep": (f"smp-unet-{args.peer_epochs}ep",
+                                                          [*common, *size, *SMP_UNET, f"train.batch_size={args.batch}"], args.peer_epochs)}
+    litebone_runs = {**{f"{label} {epochs}ep": (f"{recipe}-{epochs}ep", overrides, epochs)
+                        for recipe, (label, overrides) in recipes.items() for epochs in args.epochs}, **unet}
     peers = {} if args.no_peers else PEERS[task]
     wanted = set(args.only or [*litebone_runs, *peers])
     if wanted - {*litebone_runs, *peers}:
@@ -174,7 +175,7 @@ def main() -> None:
     ms = {label: statistics.median(values) * 1e3 for label, values in times.items()}
 
     names = list(METRICS[task])
-    peer_labels = [label for label, (trainer, _) in runs.items() if trainer == "ultralytics"]
+    peer_labels = [label for label, (trainer, _) in runs.items() if trainer == "ultralytics" or label in unet]
     print(f"\n{cpu_model()}, {torch.get_num_threads()} threads; {data.parent.name} at {'x'.join(map(str, shape))}, from scratch, "
           f"one seed; each trainer's own evaluator\n")
     print(f"| model | input | epochs | fused ms (batch 1) | {' | '.join(f'final {n}' for n in names)} | wall-clock s | "
