@@ -144,6 +144,6 @@ def export_qat(task: Task, model: nn.Module, write_float: Callable[[Path], None]
     train = task.config.train
     finetune(task, model, epochs, lr, train.batch_size, train.workers, train.seed)
     write_qdq(write_float, path)
-    print(f"litebone: INT8 (QDQ, per-channel weights) after {epochs} epochs of quantisation-aware fine-tuning at lr {lr:g}, "
+    print(f"litebone: INT8 (QDQ, per-channel weights) after {epochs} epoch{'s' * (epochs > 1)} of quantisation-aware fine-tuning at lr {lr:g}, "
           f"ranges calibrated on {len(images)} training images")
     return path
