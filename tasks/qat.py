@@ -2,8 +2,8 @@
 
 Every convolution of the fused inference copy becomes torch.ao's QAT ``Conv2d`` (INT8 weights,
 symmetric per output channel) between fake-quantisers of its input and its output (UINT8 per
-tensor, moving-average min-max ranges): where onnxruntime's static quantiser puts its
-quantise/dequantise pairs. Each range starts as the mean over the calibration images of the
+tensor, moving-average min-max ranges), the output's after the ReLU when one follows, so that
+onnxruntime can run convolution and ReLU as one integer operation. Each range starts as the mean over the calibration images of the
 activation's extremes (the observers' default moving average would leave it near the first image's),
 then the model trains for a few epochs with the task's own loss and data and the rounding in the
 loop, ranges following the activations until the last epoch. The export carries the learned scales as QuantizeLinear/DequantizeLinear pairs, so
@@ -43,26 +43,59 @@ QCONFIG = QConfig(activation=ACTIVATION, weight=WEIGHT)
 
 
 class FakeQuantizedConv(nn.Module):
-    """A convolution with fake-quantised input, weights and output."""
+    """A convolution with fake-quantised input and weights, and output unless a ReLU quantises it after itself."""
 
-    def __init__(self, conv: nn.Conv2d) -> None:
+    def __init__(self, conv: nn.Conv2d, quantize_output: bool = True) -> None:
         super().__init__()
         conv.qconfig = QCONFIG
         self.input_quant = ACTIVATION()
         self.conv = nnqat.Conv2d.from_float(conv)
-        self.output_quant = ACTIVATION()
+        self.output_quant = ACTIVATION() if quantize_output else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.output_quant(self.conv(self.input_quant(x)))
 
 
-def fake_quantize(model: nn.Module) -> nn.Module:
-    """Replace every ``nn.Conv2d`` of ``model`` (a fused, BatchNorm-free copy) by a ``FakeQuantizedConv``; returns ``model``."""
-    for name, child in model.named_children():
-        if type(child) is nn.Conv2d:
-            setattr(model, name, FakeQuantizedConv(child))
-        else:
-            fake_quantize(child)
+@torch.no_grad()
+def relus_after_convs(model: nn.Module, example: torch.Tensor) -> tuple[set[nn.Module], set[nn.Module]]:
+    """(convolutions, ReLU / ReLU6 modules) where every call of the ReLU takes a convolution's output, traced on ``example``.
+
+    onnxruntime folds such a ReLU into the integer convolution when the quantiser comes after it."""
+    produced: dict[int, tuple[torch.Tensor, nn.Module]] = {}
+    calls: dict[nn.Module, list[nn.Module | None]] = {}
+
+    def after_conv(conv, args, output):
+        produced[id(output)] = (output, conv)
+
+    def before_relu(relu, args):
+        calls.setdefault(relu, []).append(produced.get(id(args[0]), (None, None))[1])
+
+    handles = [m.register_forward_hook(after_conv) for m in model.modules() if type(m) is nn.Conv2d]
+    handles += [m.register_forward_pre_hook(before_relu) for m in model.modules() if type(m) in (nn.ReLU, nn.ReLU6)]
+    try:
+        model(example)
+    finally:
+        for handle in handles:
+            handle.remove()
+    relus = {relu for relu, sources in calls.items() if all(sources)}
+    return {conv for relu in relus for conv in calls[relu]}, relus
+
+
+def fake_quantize(model: nn.Module, example: torch.Tensor) -> nn.Module:
+    """Replace every ``nn.Conv2d`` of ``model`` (a fused, BatchNorm-free copy) by a ``FakeQuantizedConv``, quantising the
+    output of a convolution followed by a ReLU after the ReLU (found by running ``example``); returns ``model``."""
+    convs, relus = relus_after_convs(model, example)
+
+    def replace(module: nn.Module) -> None:
+        for name, child in module.named_children():
+            if type(child) is nn.Conv2d:
+                setattr(module, name, FakeQuantizedConv(child, quantize_output=child not in convs))
+            elif child in relus:
+                setattr(module, name, nn.Sequential(child, ACTIVATION()))
+            else:
+                replace(child)
+
+    replace(model)
     return model
 
 
@@ -139,7 +172,7 @@ def export_qat(task: Task, model: nn.Module, write_float: Callable[[Path], None]
                epochs: int, lr: float) -> Path:
     """Fake-quantise the fused ``model`` in place, calibrate it on ``images``, fine-tune it ``epochs`` epochs on ``task``
     and write its INT8 QDQ graph at ``path`` (``write_float`` exports ``model``, or a wrapper of it, to a path)."""
-    fake_quantize(model)
+    fake_quantize(model, torch.from_numpy(images[0]))
     calibrate(model, images)
     train = task.config.train
     finetune(task, model, epochs, lr, train.batch_size, train.workers, train.seed)

@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn as nn
 from onnx import TensorProto
+from torch.ao.quantization import FakeQuantize
 
 from tasks.cli import main
 from tasks.onnx_export import write_onnx
@@ -25,8 +26,11 @@ def images(count: int) -> list[np.ndarray]:
 def test_every_convolution_is_wrapped_and_rounds_after_calibration():
     net = small_net()
     reference = net(torch.from_numpy(images(1)[0])).detach()
-    fake_quantize(net)
+    fake_quantize(net, torch.from_numpy(images(1)[0]))
     assert [type(m) for m in net.modules() if isinstance(m, (nn.Conv2d, FakeQuantizedConv))].count(FakeQuantizedConv) == 3
+    # the depthwise convolution's output is quantised after its ReLU, the others' right after them
+    assert isinstance(net[2][0].output_quant, nn.Identity) and isinstance(net[3][1], FakeQuantize)
+    assert isinstance(net[0].output_quant, FakeQuantize) and isinstance(net[4].output_quant, FakeQuantize)
     calibrate(net, images(8))
     quantised = net(torch.from_numpy(images(1)[0])).detach()
     output_scale = float(net[4].output_quant.scale)
@@ -36,7 +40,7 @@ def test_every_convolution_is_wrapped_and_rounds_after_calibration():
 
 
 def test_onnxruntime_runs_the_quantisation_that_was_trained(tmp_path):
-    net = fake_quantize(small_net())
+    net = fake_quantize(small_net(), torch.from_numpy(images(1)[0]))
     calibrate(net, images(8))
     path = tmp_path / "q.onnx"
     write_qdq(lambda out: write_onnx(net, torch.zeros(1, 3, 16, 16), out, ["images"], ["out"], metadata={"task": "test"}), path)
@@ -51,6 +55,19 @@ def test_onnxruntime_runs_the_quantisation_that_was_trained(tmp_path):
     # integer arithmetic may round an intermediate value the other way, which can move an output a step or two
     steps = np.abs(got - expected) / float(net[4].output_quant.scale)
     assert (steps < 0.5).mean() >= 0.9 and steps.max() <= 3.01, (steps < 0.5).mean()
+
+
+def test_a_relu_shared_with_a_non_convolution_input_keeps_the_convolution_output_quantiser():
+    class Shared(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.relu = nn.Conv2d(3, 3, 1), nn.ReLU()
+
+        def forward(self, x):
+            return self.relu(self.conv(x)) + self.relu(x - 1)
+
+    net = fake_quantize(Shared().eval(), torch.from_numpy(images(1)[0]))
+    assert isinstance(net.conv.output_quant, FakeQuantize) and type(net.relu) is nn.ReLU
 
 
 @pytest.mark.parametrize("extra, message", [
