@@ -119,7 +119,10 @@ def export(weights: str, fmt: str = "onnx", img_size: int | None = None, dynamic
         task = DepthTask(config, splits=("train",))
         images = calibration_images(DepthDataset(task.train_pairs, task.spec, (height, width), train=False,
                                                  channels=model.backbone.in_chans), calib_images)
-        write = lambda fp32: write_onnx(model, example, fp32, ["images"], ["depth"], dynamic, metadata)  # noqa: E731
+
+        def write(fp32: Path) -> None:
+            write_onnx(model, example, fp32, ["images"], ["depth"], dynamic, metadata)
+
         if qat_epochs:
             export_qat(task, model, write, path, images, qat_epochs, qat_lr)
         else:

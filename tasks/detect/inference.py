@@ -162,7 +162,10 @@ def export(weights: str, fmt: str = "onnx", nms: bool = False, img_size: int | N
 
         task = DetectTask(config, splits=("train",))
         images = calibration_images(DetectionDataset(task.train_records, size, train=False, channels=model.backbone.in_chans), calib_images)
-        write = lambda fp32: write_onnx(wrapper.eval(), example, fp32, ["images"], ["output"], dynamic, metadata)  # noqa: E731
+
+        def write(fp32: Path) -> None:
+            write_onnx(wrapper.eval(), example, fp32, ["images"], ["output"], dynamic, metadata)
+
         if qat_epochs:
             export_qat(task, model, write, path, images, qat_epochs, qat_lr)
         else:
