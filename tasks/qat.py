@@ -2,8 +2,9 @@
 
 Every convolution of the fused inference copy becomes torch.ao's QAT ``Conv2d`` (INT8 weights,
 symmetric per output channel) between fake-quantisers of its input and its output (UINT8 per
-tensor, moving-average min-max ranges), the output's after the ReLU when one follows, so that
-onnxruntime can run convolution and ReLU as one integer operation. Each range starts as the mean over the calibration images of the
+tensor, moving-average min-max ranges). As in onnxruntime's own quantiser each activation is quantised
+once: a convolution's output after the ReLU when one follows (so that onnxruntime runs both as one
+integer operation), and not again at the input of the convolution that takes it. Each range starts as the mean over the calibration images of the
 activation's extremes (the observers' default moving average would leave it near the first image's),
 then the model trains for a few epochs with the task's own loss and data and the rounding in the
 loop, ranges following the activations until the last epoch. The export carries the learned scales as QuantizeLinear/DequantizeLinear pairs, so
@@ -17,6 +18,7 @@ parts (anchor grids, resizes to the input's size) and its eager ``prepare_qat`` 
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -43,12 +45,12 @@ QCONFIG = QConfig(activation=ACTIVATION, weight=WEIGHT)
 
 
 class FakeQuantizedConv(nn.Module):
-    """A convolution with fake-quantised input and weights, and output unless a ReLU quantises it after itself."""
+    """A convolution with fake-quantised weights, and input and output unless a neighbour already quantises them."""
 
-    def __init__(self, conv: nn.Conv2d, quantize_output: bool = True) -> None:
+    def __init__(self, conv: nn.Conv2d, quantize_input: bool = True, quantize_output: bool = True) -> None:
         super().__init__()
         conv.qconfig = QCONFIG
-        self.input_quant = ACTIVATION()
+        self.input_quant = ACTIVATION() if quantize_input else nn.Identity()
         self.conv = nnqat.Conv2d.from_float(conv)
         self.output_quant = ACTIVATION() if quantize_output else nn.Identity()
 
@@ -56,41 +58,60 @@ class FakeQuantizedConv(nn.Module):
         return self.output_quant(self.conv(self.input_quant(x)))
 
 
+@dataclass
+class QuantisationPlan:
+    """Where the fake-quantisers go so that each tensor is quantised once, as onnxruntime's quantiser does it.
+
+    ``relus``: ReLU / ReLU6 modules whose every call takes a convolution's output; they quantise their
+    output, and ``before_relu`` (those convolutions) do not, so onnxruntime runs both as one integer
+    convolution. ``quantised_input``: convolutions whose every input is already quantised by the
+    convolution or ReLU that produced it."""
+
+    relus: set[nn.Module]
+    before_relu: set[nn.Module]
+    quantised_input: set[nn.Module]
+
+
 @torch.no_grad()
-def relus_after_convs(model: nn.Module, example: torch.Tensor) -> tuple[set[nn.Module], set[nn.Module]]:
-    """(convolutions, ReLU / ReLU6 modules) where every call of the ReLU takes a convolution's output, traced on ``example``.
+def quantisation_plan(model: nn.Module, example: torch.Tensor) -> QuantisationPlan:
+    """Trace ``model(example)`` with hooks and decide which convolution inputs and outputs need their own quantiser."""
+    producer: dict[int, tuple[torch.Tensor, nn.Module]] = {}
+    sources: dict[nn.Module, list[nn.Module | None]] = {}
 
-    onnxruntime folds such a ReLU into the integer convolution when the quantiser comes after it."""
-    produced: dict[int, tuple[torch.Tensor, nn.Module]] = {}
-    calls: dict[nn.Module, list[nn.Module | None]] = {}
+    def record_output(module, args, output):
+        producer[id(output)] = (output, module)
 
-    def after_conv(conv, args, output):
-        produced[id(output)] = (output, conv)
+    def record_input(module, args):
+        sources.setdefault(module, []).append(producer.get(id(args[0]), (None, None))[1])
 
-    def before_relu(relu, args):
-        calls.setdefault(relu, []).append(produced.get(id(args[0]), (None, None))[1])
-
-    handles = [m.register_forward_hook(after_conv) for m in model.modules() if type(m) is nn.Conv2d]
-    handles += [m.register_forward_pre_hook(before_relu) for m in model.modules() if type(m) in (nn.ReLU, nn.ReLU6)]
+    convs = [m for m in model.modules() if type(m) is nn.Conv2d]
+    activations = [m for m in model.modules() if type(m) in (nn.ReLU, nn.ReLU6)]
+    handles = [m.register_forward_pre_hook(record_input) for m in [*convs, *activations]]
+    handles += [m.register_forward_hook(record_output) for m in [*convs, *activations]]
     try:
         model(example)
     finally:
         for handle in handles:
             handle.remove()
-    relus = {relu for relu, sources in calls.items() if all(sources)}
-    return {conv for relu in relus for conv in calls[relu]}, relus
+    conv_set = set(convs)
+    relus = {m for m in activations if sources.get(m) and all(source in conv_set for source in sources[m])}
+    before_relu = {source for relu in relus for source in sources[relu]}
+    quantising = (conv_set - before_relu) | relus
+    quantised_input = {conv for conv in convs if sources.get(conv) and all(source in quantising for source in sources[conv])}
+    return QuantisationPlan(relus, before_relu, quantised_input)
 
 
 def fake_quantize(model: nn.Module, example: torch.Tensor) -> nn.Module:
-    """Replace every ``nn.Conv2d`` of ``model`` (a fused, BatchNorm-free copy) by a ``FakeQuantizedConv``, quantising the
-    output of a convolution followed by a ReLU after the ReLU (found by running ``example``); returns ``model``."""
-    convs, relus = relus_after_convs(model, example)
+    """Replace every ``nn.Conv2d`` of ``model`` (a fused, BatchNorm-free copy) by a ``FakeQuantizedConv`` and quantise each
+    activation once, where ``quantisation_plan`` on ``example`` puts it; returns ``model``."""
+    plan = quantisation_plan(model, example)
 
     def replace(module: nn.Module) -> None:
         for name, child in module.named_children():
             if type(child) is nn.Conv2d:
-                setattr(module, name, FakeQuantizedConv(child, quantize_output=child not in convs))
-            elif child in relus:
+                setattr(module, name, FakeQuantizedConv(child, quantize_input=child not in plan.quantised_input,
+                                                        quantize_output=child not in plan.before_relu))
+            elif child in plan.relus:
                 setattr(module, name, nn.Sequential(child, ACTIVATION()))
             else:
                 replace(child)

@@ -28,9 +28,11 @@ def test_every_convolution_is_wrapped_and_rounds_after_calibration():
     reference = net(torch.from_numpy(images(1)[0])).detach()
     fake_quantize(net, torch.from_numpy(images(1)[0]))
     assert [type(m) for m in net.modules() if isinstance(m, (nn.Conv2d, FakeQuantizedConv))].count(FakeQuantizedConv) == 3
-    # the depthwise convolution's output is quantised after its ReLU, the others' right after them
+    # each activation is quantised once: the depthwise convolution's output after its ReLU, the others' right after
+    # them, and the last convolution's input not again, as the ReLU's quantiser already did
     assert isinstance(net[2][0].output_quant, nn.Identity) and isinstance(net[3][1], FakeQuantize)
     assert isinstance(net[0].output_quant, FakeQuantize) and isinstance(net[4].output_quant, FakeQuantize)
+    assert isinstance(net[4].input_quant, nn.Identity) and isinstance(net[2][0].input_quant, FakeQuantize)
     calibrate(net, images(8))
     quantised = net(torch.from_numpy(images(1)[0])).detach()
     output_scale = float(net[4].output_quant.scale)
