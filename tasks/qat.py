@@ -2,9 +2,11 @@
 
 Every convolution of the fused inference copy becomes torch.ao's QAT ``Conv2d`` (INT8 weights,
 symmetric per output channel) between fake-quantisers of its input and its output (UINT8 per
-tensor, moving-average min-max ranges). As in onnxruntime's own quantiser each activation is quantised
-once: a convolution's output after the ReLU when one follows (so that onnxruntime runs both as one
-integer operation), and not again at the input of the convolution that takes it. Each range starts as the mean over the calibration images of the
+tensor, moving-average min-max ranges): where onnxruntime's static quantiser puts its
+quantise/dequantise pairs, activations included, so that it runs the same integer convolutions. As
+there, each tensor is quantised once: a convolution that takes another's output does not quantise it
+again. (Quantising a convolution's output after its ReLU instead made the depth model's export 1.8x
+slower under onnxruntime, which then ran those convolutions in float.) Each range starts as the mean over the calibration images of the
 activation's extremes (the observers' default moving average would leave it near the first image's),
 then the model trains for a few epochs with the task's own loss and data and the rounding in the
 loop, ranges following the activations until the last epoch. The export carries the learned scales as QuantizeLinear/DequantizeLinear pairs, so
@@ -18,7 +20,6 @@ parts (anchor grids, resizes to the input's size) and its eager ``prepare_qat`` 
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -45,74 +46,50 @@ QCONFIG = QConfig(activation=ACTIVATION, weight=WEIGHT)
 
 
 class FakeQuantizedConv(nn.Module):
-    """A convolution with fake-quantised weights, and input and output unless a neighbour already quantises them."""
+    """A convolution with fake-quantised weights and output, and input unless the convolution producing it quantised it."""
 
-    def __init__(self, conv: nn.Conv2d, quantize_input: bool = True, quantize_output: bool = True) -> None:
+    def __init__(self, conv: nn.Conv2d, quantize_input: bool = True) -> None:
         super().__init__()
         conv.qconfig = QCONFIG
         self.input_quant = ACTIVATION() if quantize_input else nn.Identity()
         self.conv = nnqat.Conv2d.from_float(conv)
-        self.output_quant = ACTIVATION() if quantize_output else nn.Identity()
+        self.output_quant = ACTIVATION()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.output_quant(self.conv(self.input_quant(x)))
 
 
-@dataclass
-class QuantisationPlan:
-    """Where the fake-quantisers go so that each tensor is quantised once, as onnxruntime's quantiser does it.
-
-    ``relus``: ReLU / ReLU6 modules whose every call takes a convolution's output; they quantise their
-    output, and ``before_relu`` (those convolutions) do not, so onnxruntime runs both as one integer
-    convolution. ``quantised_input``: convolutions whose every input is already quantised by the
-    convolution or ReLU that produced it."""
-
-    relus: set[nn.Module]
-    before_relu: set[nn.Module]
-    quantised_input: set[nn.Module]
-
-
 @torch.no_grad()
-def quantisation_plan(model: nn.Module, example: torch.Tensor) -> QuantisationPlan:
-    """Trace ``model(example)`` with hooks and decide which convolution inputs and outputs need their own quantiser."""
-    producer: dict[int, tuple[torch.Tensor, nn.Module]] = {}
+def fed_by_convs(model: nn.Module, example: torch.Tensor) -> set[nn.Module]:
+    """The convolutions of ``model`` whose every input, running ``example``, is another convolution's output."""
+    produced: dict[int, tuple[torch.Tensor, nn.Module]] = {}
     sources: dict[nn.Module, list[nn.Module | None]] = {}
 
-    def record_output(module, args, output):
-        producer[id(output)] = (output, module)
+    def record_input(conv, args):
+        sources.setdefault(conv, []).append(produced.get(id(args[0]), (None, None))[1])
 
-    def record_input(module, args):
-        sources.setdefault(module, []).append(producer.get(id(args[0]), (None, None))[1])
+    def record_output(conv, args, output):
+        produced[id(output)] = (output, conv)
 
     convs = [m for m in model.modules() if type(m) is nn.Conv2d]
-    activations = [m for m in model.modules() if type(m) in (nn.ReLU, nn.ReLU6)]
-    handles = [m.register_forward_pre_hook(record_input) for m in [*convs, *activations]]
-    handles += [m.register_forward_hook(record_output) for m in [*convs, *activations]]
+    handles = [m.register_forward_pre_hook(record_input) for m in convs] + [m.register_forward_hook(record_output) for m in convs]
     try:
         model(example)
     finally:
         for handle in handles:
             handle.remove()
-    conv_set = set(convs)
-    relus = {m for m in activations if sources.get(m) and all(source in conv_set for source in sources[m])}
-    before_relu = {source for relu in relus for source in sources[relu]}
-    quantising = (conv_set - before_relu) | relus
-    quantised_input = {conv for conv in convs if sources.get(conv) and all(source in quantising for source in sources[conv])}
-    return QuantisationPlan(relus, before_relu, quantised_input)
+    return {conv for conv, inputs in sources.items() if all(inputs)}
 
 
 def fake_quantize(model: nn.Module, example: torch.Tensor) -> nn.Module:
-    """Replace every ``nn.Conv2d`` of ``model`` (a fused, BatchNorm-free copy) by a ``FakeQuantizedConv`` and quantise each
-    activation once, where ``quantisation_plan`` on ``example`` puts it; returns ``model``."""
-    plan = quantisation_plan(model, example)
+    """Replace every ``nn.Conv2d`` of ``model`` (a fused, BatchNorm-free copy) by a ``FakeQuantizedConv``, quantising each
+    activation once (``fed_by_convs`` on ``example`` finds the inputs already quantised); returns ``model``."""
+    quantised_inputs = fed_by_convs(model, example)
 
     def replace(module: nn.Module) -> None:
         for name, child in module.named_children():
             if type(child) is nn.Conv2d:
-                setattr(module, name, FakeQuantizedConv(child, quantize_input=child not in plan.quantised_input,
-                                                        quantize_output=child not in plan.before_relu))
-            elif child in plan.relus:
-                setattr(module, name, nn.Sequential(child, ACTIVATION()))
+                setattr(module, name, FakeQuantizedConv(child, quantize_input=child not in quantised_inputs))
             else:
                 replace(child)
 
