@@ -61,18 +61,22 @@ class FakeQuantizedConv(nn.Module):
 
 @torch.no_grad()
 def fed_by_convs(model: nn.Module, example: torch.Tensor) -> set[nn.Module]:
-    """The convolutions of ``model`` whose every input, running ``example``, is another convolution's output."""
+    """The convolutions of ``model`` whose every input, running ``example``, is another convolution's output.
+
+    Every leaf module's output is recorded, so that an in-place activation (ReLU6(inplace=True) returns
+    the tensor it was given) counts as the producer of what it returns."""
     produced: dict[int, tuple[torch.Tensor, nn.Module]] = {}
     sources: dict[nn.Module, list[nn.Module | None]] = {}
 
     def record_input(conv, args):
         sources.setdefault(conv, []).append(produced.get(id(args[0]), (None, None))[1])
 
-    def record_output(conv, args, output):
-        produced[id(output)] = (output, conv)
+    def record_output(module, args, output):
+        produced[id(output)] = (output, module if type(module) is nn.Conv2d else None)
 
     convs = [m for m in model.modules() if type(m) is nn.Conv2d]
-    handles = [m.register_forward_pre_hook(record_input) for m in convs] + [m.register_forward_hook(record_output) for m in convs]
+    leaves = [m for m in model.modules() if not any(True for _ in m.children())]
+    handles = [m.register_forward_pre_hook(record_input) for m in convs] + [m.register_forward_hook(record_output) for m in leaves]
     try:
         model(example)
     finally:
