@@ -63,20 +63,26 @@ class FakeQuantizedConv(nn.Module):
 def fed_by_convs(model: nn.Module, example: torch.Tensor) -> set[nn.Module]:
     """The convolutions of ``model`` whose every input, running ``example``, is another convolution's output.
 
-    Every leaf module's output is recorded, so that an in-place activation (ReLU6(inplace=True) returns
-    the tensor it was given) counts as the producer of what it returns."""
-    produced: dict[int, tuple[torch.Tensor, nn.Module]] = {}
+    Every leaf module that changes its input records itself as the producer of its output: an in-place
+    activation (ReLU6(inplace=True) returns the tensor it was given, its version bumped) does, an
+    ``nn.Identity`` or eval-mode dropout (the same tensor, unchanged) does not."""
+    produced: dict[int, tuple[torch.Tensor, nn.Module | None]] = {}
     sources: dict[nn.Module, list[nn.Module | None]] = {}
+    versions: dict[nn.Module, int] = {}
 
-    def record_input(conv, args):
-        sources.setdefault(conv, []).append(produced.get(id(args[0]), (None, None))[1])
+    def record_input(module, args):
+        if args and isinstance(args[0], torch.Tensor):
+            versions[module] = args[0]._version
+            if type(module) is nn.Conv2d:
+                sources.setdefault(module, []).append(produced.get(id(args[0]), (None, None))[1])
 
     def record_output(module, args, output):
+        if args and output is args[0] and output._version == versions.get(module):
+            return
         produced[id(output)] = (output, module if type(module) is nn.Conv2d else None)
 
-    convs = [m for m in model.modules() if type(m) is nn.Conv2d]
     leaves = [m for m in model.modules() if not any(True for _ in m.children())]
-    handles = [m.register_forward_pre_hook(record_input) for m in convs] + [m.register_forward_hook(record_output) for m in leaves]
+    handles = [m.register_forward_pre_hook(record_input) for m in leaves] + [m.register_forward_hook(record_output) for m in leaves]
     try:
         model(example)
     finally:

@@ -16,7 +16,7 @@ from tasks.qat import FakeQuantizedConv, calibrate, fake_quantize, write_qdq
 def small_net() -> nn.Module:
     torch.manual_seed(0)
     return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.Hardswish(), nn.Sequential(nn.Conv2d(8, 8, 3, padding=1, groups=8)),
-                         nn.Conv2d(8, 8, 1), nn.ReLU6(inplace=True), nn.Conv2d(8, 4, 1)).eval()
+                         nn.Identity(), nn.Conv2d(8, 8, 1), nn.ReLU6(inplace=True), nn.Conv2d(8, 4, 1)).eval()
 
 
 def images(count: int) -> list[np.ndarray]:
@@ -28,14 +28,15 @@ def test_every_convolution_is_wrapped_and_rounds_after_calibration():
     reference = net(torch.from_numpy(images(1)[0])).detach()
     fake_quantize(net, torch.from_numpy(images(1)[0]))
     assert [type(m) for m in net.modules() if isinstance(m, (nn.Conv2d, FakeQuantizedConv))].count(FakeQuantizedConv) == 4
-    # each tensor is quantised once: the pointwise convolution takes the depthwise one's quantised output as it is;
+    # each tensor is quantised once: the pointwise convolution takes the depthwise one's quantised output (through an
+    # Identity) as it is;
     # the last one's input went through an in-place ReLU6 after the previous convolution's quantiser, so it quantises it
-    assert isinstance(net[3].input_quant, nn.Identity)
-    assert all(isinstance(quant, FakeQuantize) for quant in (net[0].input_quant, net[2][0].input_quant, net[5].input_quant))
+    assert isinstance(net[4].input_quant, nn.Identity)
+    assert all(isinstance(quant, FakeQuantize) for quant in (net[0].input_quant, net[2][0].input_quant, net[6].input_quant))
     calibrate(net, images(8))
     quantised = net(torch.from_numpy(images(1)[0])).detach()
-    output_scale = float(net[5].output_quant.scale)
-    values = quantised / output_scale + float(net[5].output_quant.zero_point)
+    output_scale = float(net[6].output_quant.scale)
+    values = quantised / output_scale + float(net[6].output_quant.zero_point)
     assert torch.allclose(values, values.round(), atol=1e-3), "the output is not on the 8-bit grid"
     assert 0 < (quantised - reference).abs().max() < 0.1 * reference.abs().max()
 
@@ -54,7 +55,7 @@ def test_onnxruntime_runs_the_quantisation_that_was_trained(tmp_path):
     with torch.no_grad():
         expected = net(torch.from_numpy(image)).numpy()
     # integer arithmetic may round an intermediate value the other way, which can move an output a few steps
-    steps = np.abs(got - expected) / float(net[5].output_quant.scale)
+    steps = np.abs(got - expected) / float(net[6].output_quant.scale)
     assert (steps < 0.5).mean() >= 0.9 and steps.max() <= 4.01, (steps < 0.5).mean()
 
 
