@@ -3,19 +3,23 @@
 Every convolution of the fused inference copy becomes torch.ao's QAT ``Conv2d`` (INT8 weights,
 symmetric per output channel) between fake-quantisers of its input and its output (UINT8 per
 tensor, moving-average min-max ranges): where onnxruntime's static quantiser puts its
-quantise/dequantise pairs, activations included, so that it runs the same integer convolutions. As
-there, each tensor is quantised once: a convolution that takes another's output does not quantise it
-again. (Quantising a convolution's output after its ReLU instead made the depth model's export 1.8x
-slower under onnxruntime, which then ran those convolutions in float.) Each range starts as the mean over the calibration images of the
-activation's extremes (the observers' default moving average would leave it near the first image's),
-then the model trains for a few epochs with the task's own loss and data and the rounding in the
-loop, ranges following the activations until the last epoch. The export carries the learned scales as QuantizeLinear/DequantizeLinear pairs, so
-onnxruntime runs the quantisation that was trained rather than calibrating its own, and
-onnxruntime's basic graph optimisation folds the weights' quantisation into INT8 initialisers.
+quantise/dequantise pairs, so that onnxruntime runs the same integer convolutions. As there, each
+tensor is quantised once: a convolution that takes another's output does not quantise it again.
+(Quantising a convolution's output after its ReLU instead made the depth model's export 1.8x slower
+under onnxruntime, which then ran those convolutions in float.)
+
+Each range starts as the mean over the calibration images of the activation's extremes (the
+observers' default moving average would leave it near the first image's). The model then trains for
+a few epochs with the task's own loss and data and the rounding in the loop, ranges following the
+activations until the last epoch. The export carries the learned scales as QuantizeLinear /
+DequantizeLinear pairs, so onnxruntime runs the quantisation that was trained rather than
+calibrating its own; its basic graph optimisation folds the weights' quantisation into INT8
+initialisers.
 
 torch.ao provides the fake quantisers and the QAT convolution; wrapping each convolution between
-two of them is written here because its FX ``prepare_qat_fx`` cannot trace the models' data-dependent
-parts (anchor grids, resizes to the input's size) and its eager ``prepare_qat`` observes only outputs.
+two of them is written here because its FX ``prepare_qat_fx`` fails on the default detector and depth
+model ("symbolically traced variables cannot be used as inputs to control flow") and its eager
+``prepare_qat`` observes module outputs only.
 """
 from __future__ import annotations
 
