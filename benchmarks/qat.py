@@ -7,7 +7,8 @@ after each number of epochs in ``--qat-epochs`` of quantisation-aware fine-tunin
 (``--int8 --qat-epochs N``); scores each with ``litebone val`` on the val split of ``--data`` (default:
 the data the weights were trained on) and times each under onnxruntime, batch 1, in interleaved rounds
 in this process. Prints a Markdown table with the accuracy, its change from the checkpoint, the
-export's wall-clock (the fine-tuning included), latency and file size. Writes only under ``--out``.
+export's wall-clock (the fine-tuning included), latency and file size. Writes into a new numbered
+folder ``<--out>/<task>/qatN``, never over an earlier run.
 """
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ from tasks.bench.environment import cpu_model
 from tasks.bench.timing import interleaved_times
 from tasks.depth import inference as depth_inference
 from tasks.detect import inference as detect_inference
+from tasks.engine.runs import new_run_dir
+from tasks.files import make_dirs
 from tasks.onnx_model import OnnxModel
 
 TASKS = {"detect": (detect_inference, ("mAP50-95", "mAP50")), "depth": (depth_inference, ("delta1", "abs_rel", "rmse"))}
@@ -37,18 +40,17 @@ def main() -> None:
     parser.add_argument("--data", help="data.yaml to validate on (default: the one in the weights' config)")
     parser.add_argument("--qat-epochs", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--rounds", type=int, default=30)
-    parser.add_argument("--out", default="runs/bench/qat", help="folder for the exports and val runs")
+    parser.add_argument("--out", default="runs/bench", help="project folder for the exports and val runs")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     inference, metrics = TASKS[args.task]
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_dirs(new_run_dir(args.out, args.task, "qat", False))
     variants = {"FP32": {}, "INT8, onnxruntime calibration": {"int8": True},
                 **{f"INT8, QAT {n} epoch{'s' * (n > 1)}": {"int8": True, "qat_epochs": n} for n in args.qat_epochs}}
     exports, seconds = {}, {}
     for index, (label, options) in enumerate(variants.items()):
         start = time.perf_counter()
-        exports[label] = inference.export(args.weights, output=str(out / f"{index}.onnx"), overwrite=True, **options)
+        exports[label] = inference.export(args.weights, output=str(out / f"{index}.onnx"), **options)
         seconds[label] = time.perf_counter() - start
     scores = {"checkpoint (.pt, fused)": inference.validate(args.weights, data=args.data, project=str(out / "val"))}
     scores.update({label: inference.validate(str(path), data=args.data, project=str(out / "val")) for label, path in exports.items()})
