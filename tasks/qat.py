@@ -40,7 +40,7 @@ from tqdm import tqdm
 
 from .engine import Task
 from .errors import UserError
-from .files import atomic_open
+from .quantize import write_int8_model
 
 ACTIVATION = FakeQuantize.with_args(observer=MovingAverageMinMaxObserver, quant_min=0, quant_max=255, dtype=torch.quint8,
                                     qscheme=torch.per_tensor_affine, reduce_range=False)
@@ -129,19 +129,21 @@ def calibrate(model: nn.Module, images: list[np.ndarray]) -> None:
     model.apply(enable_fake_quant)
 
 
-def finetune(task: Task, model: nn.Module, epochs: int, lr: float, batch_size: int, workers: int, seed: int = 0) -> None:
-    """Train the fake-quantised ``model`` ``epochs`` epochs on the task's training split with its own loss (AdamW,
-    cosine from ``lr``), as the last epochs of the task's schedule; ranges follow the data until the last epoch."""
+def finetune(task: Task, model: nn.Module, epochs: int, lr: float) -> None:
+    """Train the fake-quantised ``model`` ``epochs`` epochs on the task's training split with its own loss, batch size,
+    loader workers, seed and gradient clipping (AdamW, cosine from ``lr``), as the last epochs of the task's schedule;
+    ranges follow the data until the last epoch."""
+    train = task.config.train
     model.requires_grad_(True)
-    generator = torch.Generator().manual_seed(seed)
-    loader = DataLoader(task.train_dataset(), batch_size=batch_size, shuffle=True, num_workers=workers, collate_fn=task.collate_fn,
-                        drop_last=True, generator=generator)
+    generator = torch.Generator().manual_seed(train.seed)
+    loader = DataLoader(task.train_dataset(), batch_size=train.batch_size, shuffle=True, num_workers=train.workers,
+                        collate_fn=task.collate_fn, drop_last=True, generator=generator)
     if len(loader) == 0:
-        raise UserError(f"quantisation-aware fine-tuning needs at least one batch of {batch_size} training images; "
+        raise UserError(f"quantisation-aware fine-tuning needs at least one batch of {train.batch_size} training images; "
                         f"the training split has {len(loader.dataset)}")
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs * len(loader))
-    total = task.config.train.epochs
+    total = train.epochs
     device, modules = torch.device("cpu"), nn.ModuleDict()
     model.apply(enable_observer)
     for epoch in range(epochs):
@@ -150,10 +152,10 @@ def finetune(task: Task, model: nn.Module, epochs: int, lr: float, batch_size: i
             model.apply(disable_observer)
         bar = tqdm(loader, desc=f"QAT {epoch + 1}/{epochs}", leave=False)
         for batch in bar:
-            loss, items = task.training_step(model, batch, device, modules)
+            loss, _ = task.training_step(model, batch, device, modules)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), task.config.train.grad_clip or float("inf"))
+            nn.utils.clip_grad_norm_(model.parameters(), train.grad_clip or float("inf"))
             optimizer.step()
             scheduler.step()
             bar.set_postfix(loss=f"{loss.item():.3f}")
@@ -171,13 +173,7 @@ def write_qdq(write_float: Callable[[Path], None], path: Path) -> None:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
         options.optimized_model_filepath = str(optimised)
         ort.InferenceSession(str(exported), options, providers=["CPUExecutionProvider"])
-        graph = onnx.load(optimised)
-        for prop in onnx.load(exported).metadata_props:
-            graph.metadata_props.add(key=prop.key, value=prop.value)
-    graph.metadata_props.add(key="precision", value="int8")
-    graph.metadata_props.add(key="quantisation", value="qat")
-    with atomic_open(path, "wb") as handle:
-        handle.write(graph.SerializeToString())
+        write_int8_model(onnx.load(optimised), exported, path, quantisation="qat")
 
 
 def export_qat(task: Task, model: nn.Module, write_float: Callable[[Path], None], path: Path, images: list[np.ndarray],
@@ -186,8 +182,7 @@ def export_qat(task: Task, model: nn.Module, write_float: Callable[[Path], None]
     and write its INT8 QDQ graph at ``path`` (``write_float`` exports ``model``, or a wrapper of it, to a path)."""
     fake_quantize(model, torch.from_numpy(images[0]))
     calibrate(model, images)
-    train = task.config.train
-    finetune(task, model, epochs, lr, train.batch_size, train.workers, train.seed)
+    finetune(task, model, epochs, lr)
     write_qdq(write_float, path)
     print(f"litebone: INT8 (QDQ, per-channel weights) after {epochs} epoch{'s' * (epochs > 1)} of quantisation-aware fine-tuning at lr {lr:g}, "
           f"ranges calibrated on {len(images)} training images")

@@ -110,13 +110,18 @@ def quantize_int8(fp32_model: Path, int8_model: Path, images: list[np.ndarray], 
         kept = noisiest_nodes(prepared, quantised, reader, keep_float) if keep_float else []
         if kept:
             _quantize(prepared, quantised, reader, [name for name, _ in kept], method)
-        graph = onnx.load(quantised)
-        for prop in onnx.load(fp32_model).metadata_props:
-            graph.metadata_props.add(key=prop.key, value=prop.value)
-        graph.metadata_props.add(key="precision", value="int8")
-        with atomic_open(int8_model, "wb") as handle:
-            handle.write(graph.SerializeToString())
+        write_int8_model(onnx.load(quantised), fp32_model, int8_model)
     return kept, method
+
+
+def write_int8_model(graph: onnx.ModelProto, float_model: Path, path: Path, **metadata: str) -> None:
+    """Write the INT8 ``graph`` atomically at ``path``, with ``float_model``'s metadata, ``precision: int8`` and ``metadata``."""
+    for prop in onnx.load(float_model).metadata_props:
+        graph.metadata_props.add(key=prop.key, value=prop.value)
+    for key, value in {"precision": "int8", **metadata}.items():
+        graph.metadata_props.add(key=key, value=value)
+    with atomic_open(path, "wb") as handle:
+        handle.write(graph.SerializeToString())
 
 
 def calibration_images(dataset, count: int) -> list[np.ndarray]:
