@@ -91,3 +91,11 @@ def test_qat_lr_must_be_a_positive_number(tmp_path, capsys, value):
     with pytest.raises(SystemExit) as exit_:
         main(["export", "depth", "--weights", str(tmp_path / "best.pt"), "--int8", "--qat-epochs", "1", "--qat-lr", value])
     assert exit_.value.code == 2 and "--qat-lr" in capsys.readouterr().err
+
+
+def test_a_negative_qat_epochs_is_refused_by_the_python_api_too(tmp_path):
+    from tasks.detect.inference import export
+    from tasks.errors import UserError
+
+    with pytest.raises(UserError, match="--qat-epochs must be at least 0, got -1"):
+        export(str(tmp_path / "best.pt"), int8=True, qat_epochs=-1)
