@@ -17,6 +17,7 @@ from .bench.timing import interleaved_times
 from .config import from_dict
 from .engine import Evaluation, Task
 from .engine.distributed import parse_device
+from .engine.layout import to_channels_last
 from .engine.runs import new_run_dir
 from .engine.weights import read_trained
 from .files import make_dirs
@@ -24,11 +25,6 @@ from .images import ImageReadError, image_files, output_stems, read_image
 from .prune import load_weights
 
 C = TypeVar("C")
-
-
-def _to_channels_last(model: nn.Module) -> nn.Module:
-    model.backbone.to_channels_last()
-    return model.to(memory_format=torch.channels_last)
 
 
 def inference_copy(model: nn.Module, example: torch.Tensor, channels_last: bool | None = None) -> nn.Module:
@@ -41,11 +37,11 @@ def inference_copy(model: nn.Module, example: torch.Tensor, channels_last: bool 
     fused, _ = fuse_model(model.eval(), example)
     fused.requires_grad_(False)
     if channels_last is None:
-        nhwc = _to_channels_last(copy.deepcopy(fused))
+        nhwc = to_channels_last(copy.deepcopy(fused))
         times = interleaved_times({"nchw": lambda: fused(example), "nhwc": lambda: nhwc(example)}, rounds=5, warmup=2,
                                   device=example.device)
         return nhwc if statistics.median(times["nhwc"]) < statistics.median(times["nchw"]) else fused
-    return _to_channels_last(fused) if channels_last else fused
+    return to_channels_last(fused) if channels_last else fused
 
 
 def load_teacher(weights: str, task: str, config_class: type[C], build: Callable[[C, dict[str, Any]], nn.Module]

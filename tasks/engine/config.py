@@ -36,6 +36,7 @@ class TrainConfig:
     warmup_epochs: float = ranged(1.0, ge=0)
     min_lr_ratio: float = ranged(0.01, ge=0, le=1)
     amp: Literal["auto", "bf16", "fp16", "off"] = "auto"
+    memory_format: Literal["auto", "channels_last", "contiguous"] = "auto"
     ema: bool = True
     ema_decay: float = ranged(0.998, gt=0, lt=1)
     grad_clip: float = ranged(10.0, ge=0)

@@ -26,6 +26,7 @@ from ..errors import UserError
 from . import distributed as dist
 from ..files import atomic_write_text, make_dirs
 from .checkpoint import atomic_save, export_safetensors, load_checkpoint
+from .layout import to_channels_last, trains_channels_last
 from .results import plot_rows, read_rows, write_rows
 from .runs import new_run_dir, run_dir_of
 from .task import Task
@@ -120,6 +121,9 @@ class Trainer:
             torch.use_deterministic_algorithms(True, warn_only=True)
             torch.backends.cudnn.benchmark = False
         model = self.task.build_model().to(self.device)
+        self.channels_last = trains_channels_last(cfg.memory_format, self.device)
+        if self.channels_last:
+            model = to_channels_last(model)
         self.model = model
         self.modules = self.task.training_modules(model).to(self.device)
         self.trainable = nn.ModuleList([model, self.modules])
@@ -264,7 +268,9 @@ class Trainer:
         if dist.is_main():
             precision = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.dtype]
             backend = f", DDP {torch.distributed.get_backend()}" if dist.initialized() else ""
-            print(f"litebone: training {self.task.name} on {self.device} x{dist.world_size()} ({precision}{backend}), run dir {self.run_dir}")
+            layout = ", channels_last" if self.channels_last else ""
+            print(f"litebone: training {self.task.name} on {self.device} x{dist.world_size()} ({precision}{layout}{backend}), "
+                  f"run dir {self.run_dir}")
         try:
             for epoch in range(self.start_epoch, cfg.epochs):
                 seed_everything(cfg.seed + epoch)
