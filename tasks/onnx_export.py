@@ -8,8 +8,9 @@ import io
 import json
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
+import numpy as np
 import torch
 import torch.nn as nn
 
@@ -48,6 +49,20 @@ def check_int8_options(int8: bool, qat_epochs: int, keep_float: int, fuse: bool)
                         "and trains it so; drop one of the two")
     if not fuse:
         raise UserError("--qat-epochs quantises the fused model (BatchNorm folded into the weights); drop --no-fuse")
+
+
+def write_int8(write_float: Callable[[Path], None], path: Path, images: list[np.ndarray], task: Any, model: nn.Module,
+               keep_float: int, calib_method: str, qat_epochs: int, qat_lr: float) -> None:
+    """The INT8 export at ``path`` of the fused ``model`` that ``write_float(path)`` exports: after ``qat_epochs`` of
+    quantisation-aware fine-tuning on ``task`` when set, else through onnxruntime's calibration on ``images``."""
+    if qat_epochs:
+        from .qat import export_qat
+
+        export_qat(task, model, write_float, path, images, qat_epochs, qat_lr)
+    else:
+        from .quantize import export_int8
+
+        export_int8(write_float, path, images, keep_float, calib_method)
 
 
 def write_onnx(model: nn.Module, example: torch.Tensor, path: Path, inputs: Sequence[str], outputs: Sequence[str],

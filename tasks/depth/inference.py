@@ -14,7 +14,7 @@ from ..images import write_image
 from ..config import from_dict, to_dict
 from ..inference import load_trained, readable_images, run_validation
 from ..onnx_model import OnnxModel
-from ..onnx_export import check_format, check_int8_options, input_metadata, write_onnx
+from ..onnx_export import check_format, check_int8_options, input_metadata, write_int8, write_onnx
 from .colorize import colorize
 from .config import DepthConfig
 from .data import DepthDataset
@@ -112,22 +112,18 @@ def export(weights: str, fmt: str = "onnx", img_size: int | None = None, dynamic
                 "max_depth": meta.get("max_depth", 10.0), "config": to_dict(config),
                 **input_metadata(model.backbone.input_spec)}
     example = torch.zeros(1, model.backbone.in_chans, height, width)
+
+    def write(target: Path) -> None:
+        write_onnx(model, example, target, ["images"], ["depth"], dynamic, metadata)
+
     if int8:
-        from ..qat import export_qat
-        from ..quantize import calibration_images, export_int8
+        from ..quantize import calibration_images
 
         task = DepthTask(config, splits=("train",))
         images = calibration_images(DepthDataset(task.train_pairs, task.spec, (height, width), train=False,
                                                  channels=model.backbone.in_chans), calib_images)
-
-        def write(fp32: Path) -> None:
-            write_onnx(model, example, fp32, ["images"], ["depth"], dynamic, metadata)
-
-        if qat_epochs:
-            export_qat(task, model, write, path, images, qat_epochs, qat_lr)
-        else:
-            export_int8(write, path, images, keep_float, calib_method)
+        write_int8(write, path, images, task, model, keep_float, calib_method, qat_epochs, qat_lr)
     else:
-        write_onnx(model, example, path, ["images"], ["depth"], dynamic, metadata)
+        write(path)
     print(f"litebone: exported {path} ({height}x{width})")
     return path

@@ -16,7 +16,7 @@ from ..images import to_rgb, write_image
 from ..config import from_dict, to_dict
 from ..inference import load_trained, readable_images, run_validation
 from ..onnx_model import OnnxDetector
-from ..onnx_export import check_format, check_int8_options, input_metadata, write_onnx
+from ..onnx_export import check_format, check_int8_options, input_metadata, write_int8, write_onnx
 from .config import DetectConfig
 from .data import DetectionDataset, collate
 from .draw import draw_detections
@@ -156,21 +156,17 @@ def export(weights: str, fmt: str = "onnx", nms: bool = False, img_size: int | N
     metadata = {"task": "detect", "names": names, "img_size": size, "nms": nms, "normalised_inside": "true", "config": to_dict(config),
                 **input_metadata(model.backbone.input_spec)}
     example = torch.zeros(1, model.backbone.in_chans, size, size)
+
+    def write(target: Path) -> None:
+        write_onnx(wrapper.eval(), example, target, ["images"], ["output"], dynamic and not nms, metadata)
+
     if int8:
-        from ..qat import export_qat
-        from ..quantize import calibration_images, export_int8
+        from ..quantize import calibration_images
 
         task = DetectTask(config, splits=("train",))
         images = calibration_images(DetectionDataset(task.train_records, size, train=False, channels=model.backbone.in_chans), calib_images)
-
-        def write(fp32: Path) -> None:
-            write_onnx(wrapper.eval(), example, fp32, ["images"], ["output"], dynamic, metadata)
-
-        if qat_epochs:
-            export_qat(task, model, write, path, images, qat_epochs, qat_lr)
-        else:
-            export_int8(write, path, images, keep_float, calib_method)
+        write_int8(write, path, images, task, model, keep_float, calib_method, qat_epochs, qat_lr)
     else:
-        write_onnx(wrapper.eval(), example, path, ["images"], ["output"], dynamic and not nms, metadata)
+        write(path)
     print(f"litebone: exported {path} ({'with' if nms else 'without'} NMS, {size}x{size}, classes {names})")
     return path
