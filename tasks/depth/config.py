@@ -25,11 +25,17 @@ class DepthModelConfig:
 
 @dataclass
 class DepthDataConfig:
-    """``data: null`` trains on generated synthetic scenes (``synth_*`` control them)."""
+    """``data: null`` trains on generated synthetic scenes (``synth_*`` control them).
+
+    ``low_res_fraction``: the first fraction of the epochs trains at ``low_res_scale`` times the size
+    (progressive resizing); validation always runs at the full size.
+    """
 
     data: str | None = None
     height: int = ranged(128, ge=32)
     width: int = ranged(160, ge=32)
+    low_res_fraction: float = ranged(0.0, ge=0, lt=1)
+    low_res_scale: float = ranged(0.5, gt=0, le=1)
     synth_dir: str = "datasets/scenes"
     synth_train: int = ranged(1000, ge=1)
     synth_val: int = ranged(200, ge=1)

@@ -29,6 +29,14 @@ def resolve_data(config: DepthConfig) -> Path:
     return data_or_synthetic(config.data.data, config.data.synth_dir, lambda out: write_scenes(out, config.data.synth_train, config.data.synth_val, config.data.synth_size), "scenes")
 
 
+def epoch_size(size: tuple[int, int], epoch: int, epochs: int, low_res_fraction: float, low_res_scale: float) -> tuple[int, int]:
+    """The training size (H, W) of ``epoch``: ``low_res_scale`` times ``size``, rounded to multiples of 32, for the first
+    ``low_res_fraction`` of the epochs; ``size`` after."""
+    if epoch >= round(low_res_fraction * epochs):
+        return size
+    return tuple(max(32, 32 * round(side * low_res_scale / 32)) for side in size)
+
+
 class DepthTask(Task):
     name = "depth"
     metric = "abs_rel"
@@ -46,6 +54,7 @@ class DepthTask(Task):
         self.loss = build_loss(config.loss.name, **config.loss.kwargs)
         self.teacher = self._load_teacher() if "train" in splits and config.train.distill.teacher else None
         self.init = InitialWeights(config.model.init, self.name) if config.model.init else None
+        self._train_set: DepthDataset | None = None
 
     def _load_teacher(self) -> torch.nn.Module:
         """The frozen teacher named by ``train.distill.teacher``; it must see the same images and predict the same quantity."""
@@ -73,7 +82,13 @@ class DepthTask(Task):
         return model
 
     def train_dataset(self) -> DepthDataset:
-        return DepthDataset(self.train_pairs, self.spec, self.size, train=True, channels=self.config.model.in_chans)
+        self._train_set = DepthDataset(self.train_pairs, self.spec, self.size, train=True, channels=self.config.model.in_chans)
+        return self._train_set
+
+    def on_epoch_start(self, epoch: int, epochs: int) -> None:
+        if self._train_set is not None:
+            data = self.config.data
+            self._train_set.set_size(epoch_size(self.size, epoch, epochs, data.low_res_fraction, data.low_res_scale))
 
     def val_dataset(self) -> DepthDataset:
         return DepthDataset(self.val_pairs, self.spec, self.size, train=False, channels=self.config.model.in_chans)

@@ -1,0 +1,43 @@
+"""Progressive resizing: the first ``data.low_res_fraction`` of the epochs train at ``data.low_res_scale`` times the size."""
+from tasks.cli import main
+from tasks.config import load_config
+from tasks.depth import DepthConfig, DepthTask
+from tasks.depth.synth import write_scenes
+from tasks.depth.task import epoch_size
+from tasks.engine import Trainer
+
+
+def test_epoch_size_scales_the_first_fraction_to_multiples_of_32():
+    assert [epoch_size((192, 256), e, 10, 0.6, 0.5) for e in range(10)] == [(96, 128)] * 6 + [(192, 256)] * 4
+    assert [epoch_size((192, 256), e, 10, 0.0, 0.5) for e in range(10)] == [(192, 256)] * 10
+    assert epoch_size((128, 160), 0, 10, 0.5, 0.5) == (64, 64)
+    assert epoch_size((64, 96), 0, 4, 0.5, 0.25) == (32, 32)
+
+
+def test_training_shrinks_early_epochs_in_worker_processes_and_validates_at_full_size(tmp_path):
+    data = write_scenes(tmp_path / "scenes", train=4, val=2, size=64, progress=False)
+    config = load_config(DepthConfig, None, [
+        f"data.data={data}", "data.height=64", "data.width=64", "data.low_res_fraction=0.5", "train.epochs=2",
+        "train.batch_size=2", "train.workers=1", "model.backbone=mobilenetv3_small_075", f"run.project={tmp_path / 'runs'}",
+    ])
+    task = DepthTask(config)
+    train_sizes, val_sizes = [], []
+    step, evaluate = task.training_step, task.evaluate
+
+    def recording_step(model, batch, device, modules):
+        train_sizes.append(tuple(batch["image"].shape[-2:]))
+        return step(model, batch, device, modules)
+
+    def recording_evaluate(model, loader, device):
+        val_sizes.extend(tuple(batch["image"].shape[-2:]) for batch in loader)
+        return evaluate(model, loader, device)
+
+    task.training_step, task.evaluate = recording_step, recording_evaluate
+    Trainer(task, config).fit()
+    assert train_sizes == [(32, 32)] * 2 + [(64, 64)] * 2
+    assert set(val_sizes) == {(64, 64)}
+
+
+def test_a_fraction_of_one_is_a_config_error(capsys):
+    assert main(["train", "depth", "data.low_res_fraction=1"]) == 2
+    assert "data.low_res_fraction must be" in capsys.readouterr().err
