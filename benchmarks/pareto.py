@@ -50,7 +50,7 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 LADDER = {"detect": ("detect_fast", "detect", "detect_accurate"), "depth": ("depth_fast", "depth", "depth_accurate")}
 PEERS = {"detect": {"YOLOv8n": "yolov8n.yaml", "YOLO11n": "yolo11n.yaml", "YOLO26n": "yolo26n.yaml"},
          "depth": {"YOLO26n-depth": "yolo26n-depth.yaml"}}
-SMP_UNET = ["model.backbone=mobilenetv2_100", "model.decoder=unet", "model.decoder_kwargs={}"]
+SMP_UNET = ["model.backbone=mobilenetv2_100", "model.decoder=unet", "model.decoder_kwargs={}", "data.low_res_fraction=0"]
 # Each side's own names for the metrics on the plot: (litebone results.csv column, Ultralytics column, higher is better)
 METRICS = {"detect": {"mAP50-95": ("val/mAP50-95", "metrics/mAP50-95(B)", True)},
            "depth": {"delta1": ("val/delta1", "metrics/delta1", True), "AbsRel": ("val/abs_rel", "metrics/abs_rel", False),

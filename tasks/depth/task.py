@@ -1,6 +1,7 @@
 """The depth task the engine trains: model, masked loss, data, metrics and colourised samples."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +32,10 @@ def resolve_data(config: DepthConfig) -> Path:
 
 def epoch_size(size: tuple[int, int], epoch: int, epochs: int, low_res_fraction: float, low_res_scale: float) -> tuple[int, int]:
     """The training size (H, W) of ``epoch``: ``low_res_scale`` times ``size``, rounded to multiples of 32, for the first
-    ``low_res_fraction`` of the epochs; ``size`` after."""
-    if epoch >= round(low_res_fraction * epochs):
+    ``low_res_fraction`` of the epochs (rounded down, so the last epoch is always at ``size``); ``size`` after."""
+    if epoch >= math.floor(low_res_fraction * epochs + 1e-9):
         return size
-    return tuple(max(32, 32 * round(side * low_res_scale / 32)) for side in size)
+    return tuple(max(32, 32 * math.floor(side * low_res_scale / 32 + 0.5)) for side in size)
 
 
 class DepthTask(Task):
@@ -45,6 +46,9 @@ class DepthTask(Task):
     def __init__(self, config: DepthConfig, splits: tuple[str, ...] = ("train", "val")) -> None:
         if config.data.height % 32 or config.data.width % 32:
             raise UserError(f"data.height and data.width must be multiples of 32, got {config.data.height}x{config.data.width}")
+        if config.data.low_res_fraction and config.train.patience:
+            raise UserError("train.patience would stop training during the low-resolution epochs (data.low_res_fraction), whose "
+                            "validation at full size scores low; set data.low_res_fraction=0 to use early stopping")
         self.config = config
         self.spec = read_depth_yaml(resolve_data(config))
         self.max_depth = config.eval.max_depth or self.spec.max_depth

@@ -192,7 +192,10 @@ class Trainer:
         self.modules.load_state_dict(saved)
         if self.ema and checkpoint["ema"] is not None:
             self.ema.module.load_state_dict(checkpoint["ema"])
+        fused = self.optimizer.defaults["fused"]
         self.optimizer.load_state_dict(checkpoint["optimizer"])
+        for group in self.optimizer.param_groups:
+            group["fused"] = fused  # a checkpoint from another device or an older litebone keeps this device's step
         if self.scheduler and checkpoint["scheduler"] is not None:
             self.scheduler.load_state_dict(checkpoint["scheduler"])
         self.scaler.load_state_dict(checkpoint["scaler"])

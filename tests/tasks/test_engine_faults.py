@@ -144,6 +144,20 @@ def test_resume_from_a_copied_checkpoint_starts_a_new_run_dir_and_keeps_the_user
         assert (tmp_path / "mine" / name).read_text() == text
 
 
+def test_resume_from_an_unfused_optimizer_state_trains_with_the_fused_step(tmp_path):
+    config = load_config(ToyConfig, None, [f"run.project={tmp_path}", "train.epochs=2"])
+    Trainer(ToyTask(), config).fit()
+    last = tmp_path / "toy/exp/weights/last.pt"
+    checkpoint = load_checkpoint(last)
+    for group in checkpoint["optimizer"]["param_groups"]:
+        group["fused"] = None  # as litebone before the fused step wrote it
+    torch.save(checkpoint, last)
+    trainer = Trainer(ToyTask(), load_config(ToyConfig, None, [f"run.project={tmp_path}", "train.epochs=3"]), resume=last)
+    trainer.fit()
+    assert all(group["fused"] is True for group in trainer.optimizer.param_groups)
+    assert load_checkpoint(last)["epoch"] == 2
+
+
 def test_resume_inside_its_own_run_dir_continues_there_even_with_more_epochs(tmp_path):
     config = load_config(ToyConfig, None, [f"run.project={tmp_path}", "train.epochs=2"])
     Trainer(ToyTask(), config).fit()

@@ -10,7 +10,10 @@ from tasks.engine import Trainer
 def test_epoch_size_scales_the_first_fraction_to_multiples_of_32():
     assert [epoch_size((192, 256), e, 10, 0.6, 0.5) for e in range(10)] == [(96, 128)] * 6 + [(192, 256)] * 4
     assert [epoch_size((192, 256), e, 10, 0.0, 0.5) for e in range(10)] == [(192, 256)] * 10
-    assert epoch_size((128, 160), 0, 10, 0.5, 0.5) == (64, 64)
+    assert epoch_size((128, 160), 0, 10, 0.5, 0.5) == (64, 96)
+    assert epoch_size((224, 288), 0, 10, 0.5, 0.5) == (128, 160)
+    assert [epoch_size((64, 64), e, 3, 0.7, 0.5) for e in range(3)] == [(32, 32)] * 2 + [(64, 64)]
+    assert epoch_size((64, 64), 0, 1, 0.9, 0.5) == (64, 64)
     assert epoch_size((64, 96), 0, 4, 0.5, 0.25) == (32, 32)
 
 
@@ -41,3 +44,10 @@ def test_training_shrinks_early_epochs_in_worker_processes_and_validates_at_full
 def test_a_fraction_of_one_is_a_config_error(capsys):
     assert main(["train", "depth", "data.low_res_fraction=1"]) == 2
     assert "data.low_res_fraction must be" in capsys.readouterr().err
+
+
+def test_early_stopping_with_low_resolution_epochs_is_a_clear_error(tmp_path, capsys):
+    data = write_scenes(tmp_path / "scenes", train=2, val=1, size=64, progress=False)
+    assert main(["train", "depth", f"data.data={data}", "train.patience=5", f"run.project={tmp_path / 'runs'}"]) == 2
+    assert "set data.low_res_fraction=0 to use early stopping" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
