@@ -51,3 +51,21 @@ def test_early_stopping_with_low_resolution_epochs_is_a_clear_error(tmp_path, ca
     assert main(["train", "depth", f"data.data={data}", "train.patience=5", f"run.project={tmp_path / 'runs'}"]) == 2
     assert "set data.low_res_fraction=0 to use early stopping" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+def test_fine_tuning_and_distillation_train_every_epoch_at_full_size(tmp_path, capsys):
+    data = write_scenes(tmp_path / "scenes", train=4, val=2, size=64, progress=False)
+    common = [f"data.data={data}", "data.height=64", "data.width=64", "train.epochs=2", "train.batch_size=2", "train.workers=0",
+              "model.backbone=mobilenetv3_small_075", f"run.project={tmp_path / 'runs'}"]
+    assert main(["train", "depth", *common]) == 0
+    trained = tmp_path / "runs/depth/exp/weights/best.pt"
+    for extra, reason in ((f"model.init={trained}", "model.init continues"), (f"train.distill.teacher={trained}", "teacher predicts")):
+        task = DepthTask(load_config(DepthConfig, None, [*common, extra]))
+        assert reason in capsys.readouterr().out
+        dataset = task.train_dataset()
+        task.on_epoch_start(0, 2)
+        assert dataset.size == (64, 64)
+    scratch = DepthTask(load_config(DepthConfig, None, common))
+    dataset = scratch.train_dataset()
+    scratch.on_epoch_start(0, 2)
+    assert dataset.size == (32, 32)
