@@ -38,6 +38,20 @@ def epoch_size(size: tuple[int, int], epoch: int, epochs: int, low_res_fraction:
     return tuple(max(32, 32 * math.floor(side * low_res_scale / 32 + 0.5)) for side in size)
 
 
+def low_res_fraction(config: DepthConfig) -> float:
+    """``data.low_res_fraction`` for training, or 0 where low-resolution epochs would undo what training builds on."""
+    fraction = config.data.low_res_fraction
+    reason = ("model.init continues a model trained at full size" if config.model.init else
+              "the train.distill.teacher predicts at full size" if config.train.distill.teacher else None)
+    if fraction and reason:
+        print(f"litebone: every epoch trains at full size: data.low_res_fraction={fraction} is for training from scratch, and {reason}")
+        return 0.0
+    if fraction and config.train.patience:
+        raise UserError("train.patience would stop training during the low-resolution epochs (data.low_res_fraction), whose "
+                        "validation at full size scores low; set data.low_res_fraction=0 to use early stopping")
+    return fraction
+
+
 class DepthTask(Task):
     name = "depth"
     metric = "abs_rel"
@@ -47,7 +61,7 @@ class DepthTask(Task):
         if config.data.height % 32 or config.data.width % 32:
             raise UserError(f"data.height and data.width must be multiples of 32, got {config.data.height}x{config.data.width}")
         self.config = config
-        self.low_res_fraction = self._low_res_fraction() if "train" in splits else 0.0
+        self.low_res_fraction = low_res_fraction(config) if "train" in splits else 0.0
         self.spec = read_depth_yaml(resolve_data(config))
         self.max_depth = config.eval.max_depth or self.spec.max_depth
         self.size = (config.data.height, config.data.width)
@@ -57,20 +71,6 @@ class DepthTask(Task):
         self.teacher = self._load_teacher() if "train" in splits and config.train.distill.teacher else None
         self.init = InitialWeights(config.model.init, self.name) if config.model.init else None
         self._train_set: DepthDataset | None = None
-
-    def _low_res_fraction(self) -> float:
-        """``data.low_res_fraction``, or 0 where low-resolution epochs would undo what training builds on."""
-        config, fraction = self.config, self.config.data.low_res_fraction
-        reason = ("model.init continues a model trained at full size" if config.model.init else
-                  "the train.distill.teacher predicts at full size" if config.train.distill.teacher else None)
-        if fraction and reason:
-            print(f"litebone: every epoch trains at full size: data.low_res_fraction={fraction} is for training from scratch, "
-                  f"and {reason}")
-            return 0.0
-        if fraction and config.train.patience:
-            raise UserError("train.patience would stop training during the low-resolution epochs (data.low_res_fraction), whose "
-                            "validation at full size scores low; set data.low_res_fraction=0 to use early stopping")
-        return fraction
 
     def _load_teacher(self) -> torch.nn.Module:
         """The frozen teacher named by ``train.distill.teacher``; it must see the same images and predict the same quantity."""
@@ -103,8 +103,7 @@ class DepthTask(Task):
 
     def on_epoch_start(self, epoch: int, epochs: int) -> None:
         if self._train_set is not None:
-            data = self.config.data
-            self._train_set.set_size(epoch_size(self.size, epoch, epochs, self.low_res_fraction, data.low_res_scale))
+            self._train_set.set_size(epoch_size(self.size, epoch, epochs, self.low_res_fraction, self.config.data.low_res_scale))
 
     def val_dataset(self) -> DepthDataset:
         return DepthDataset(self.val_pairs, self.spec, self.size, train=False, channels=self.config.model.in_chans)
