@@ -3,7 +3,8 @@
     python -m benchmarks.compress [--task detect|depth|both] [--epochs 9] [--train 600] [--val 150] [--out runs/bench_compress]
 
 Per task, on the synthetic data (shapes at 192 px; scenes at 192x256), from scratch:
-- base: the default model, ``--epochs`` epochs;
+- base: the default model, ``--epochs`` epochs (depth at full size throughout, as its distilled
+  students and pruned fine-tunes train, so that each row differs from the base by one thing);
 - INT8: the base's ONNX export quantised by ``litebone export --int8`` (64 calibration images);
 - pruned 30% / 50%: ``litebone prune --ratio`` of the base with each importance criterion, then
   ``model.init=`` fine-tuning for a third of the epochs; the criteria table picks the row shown;
@@ -38,9 +39,9 @@ from tasks.prune import count_macs_params, prune
 CRITERIA = ("l2", "l1", "bn")
 RATIOS = (0.3, 0.5)
 SETUPS = {
-    "detect": {"metric": "mAP50-95", "inference": detect_inference, "shape": (192, 192),
+    "detect": {"metric": "mAP50-95", "inference": detect_inference, "shape": (192, 192), "base": [],
                "teacher": ["model.backbone=mobilenetv3_large_100", "model.neck=pan", "model.neck_kwargs={width: 0.25, depth: 0.33}"]},
-    "depth": {"metric": "delta1", "inference": depth_inference, "shape": (192, 256), "teacher": []},
+    "depth": {"metric": "delta1", "inference": depth_inference, "shape": (192, 256), "base": ["data.low_res_fraction=0"], "teacher": []},
 }
 
 
@@ -62,7 +63,7 @@ def benchmark(task: str, out: Path, data: Path, epochs: int, rounds: int) -> Non
     setup, inference = SETUPS[task], SETUPS[task]["inference"]
     size = [f"data.img_size={setup['shape'][0]}"] if task == "detect" else [f"data.height={setup['shape'][0]}", f"data.width={setup['shape'][1]}"]
     common = [f"data.data={data}", *size, "train.workers=1"]
-    base = train(task, out, "base", epochs, common)
+    base = train(task, out, "base", epochs, [*common, *setup["base"]])
     teacher = train(task, out, "teacher", 2 * epochs, [*common, *setup["teacher"]])
     student = train(task, out, "student", epochs, [*common, f"train.distill.teacher={teacher}"])
     imitating = train(task, out, "student-features", epochs, [*common, f"train.distill.teacher={teacher}",
