@@ -1,6 +1,8 @@
 """Trained depth models from weights files: validation, prediction on files, and ONNX export."""
 from __future__ import annotations
 
+import dataclasses
+
 from pathlib import Path
 
 import numpy as np
@@ -119,7 +121,8 @@ def export(weights: str, fmt: str = "onnx", img_size: int | None = None, dynamic
     if int8:
         from ..quantize import calibration_images
 
-        task = DepthTask(config, splits=("train",))
+        full_size = dataclasses.replace(config, data=dataclasses.replace(config.data, low_res_fraction=0.0))  # calibration and QAT
+        task = DepthTask(full_size, splits=("train",))
         images = calibration_images(DepthDataset(task.train_pairs, task.spec, (height, width), train=False,
                                                  channels=model.backbone.in_chans), calib_images)
         write_int8(write, path, images, task, model, keep_float, calib_method, qat_epochs, qat_lr)

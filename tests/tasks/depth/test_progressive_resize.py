@@ -1,4 +1,6 @@
 """Progressive resizing: the first ``data.low_res_fraction`` of the epochs train at ``data.low_res_scale`` times the size."""
+import torch
+
 from tasks.cli import main
 from tasks.config import load_config
 from tasks.depth import DepthConfig, DepthTask
@@ -69,3 +71,18 @@ def test_fine_tuning_and_distillation_train_every_epoch_at_full_size(tmp_path, c
     dataset = scratch.train_dataset()
     scratch.on_epoch_start(0, 2)
     assert dataset.size == (32, 32)
+
+
+def test_int8_export_of_a_run_trained_with_early_stopping_neither_refuses_nor_trains_at_low_res(tmp_path, capsys):
+    data = write_scenes(tmp_path / "scenes", train=4, val=2, size=64, progress=False)
+    assert main(["train", "depth", f"data.data={data}", "data.height=64", "data.width=64", "train.epochs=1", "train.batch_size=2",
+                 "train.workers=0", "train.patience=3", "data.low_res_fraction=0", "model.backbone=mobilenetv3_small_075",
+                 f"run.project={tmp_path / 'runs'}"]) == 0
+    weights = tmp_path / "runs/depth/exp/weights/best.pt"
+    checkpoint = torch.load(weights, weights_only=False)
+    del checkpoint["config"]["data"]["low_res_fraction"]  # as litebone before progressive resizing wrote it
+    torch.save(checkpoint, weights)
+    capsys.readouterr()
+    assert main(["export", "depth", "--weights", str(weights), "--int8", "--calib-images", "2", "--output", str(tmp_path / "m.onnx")]) == 0
+    assert (tmp_path / "m.onnx").is_file()
+    assert "low_res_fraction" not in capsys.readouterr().err
