@@ -3,9 +3,12 @@
 Weights are INT8 per output channel, activations UINT8 with ranges calibrated on images that went
 through the task's own validation preprocessing. Ranges come from the 99.99th percentile of each
 activation's calibration histogram by default, not its extreme values: on a MobileNetV3-L detector
-min-max ranges lost 4.5 mAP50-95 points and percentile ranges 0.4. Only convolutions and matrix
-products are quantised: the box decoding after them mixes pixel coordinates and probabilities in
-one tensor, which a single 8-bit scale cannot hold. Which layers stay in float is measured, not
+min-max ranges lost 4.5 mAP50-95 points and percentile ranges 0.4. Every operator onnxruntime can
+run in INT8 (convolutions, adds, concatenations, sigmoids, resizes, ...) is quantised up to the
+last convolutions, so consecutive layers pass INT8 tensors without a float round trip: quantising
+the convolutions alone left a dequantise/quantise pair around every add and activation and ran
+slower than FP32. The output tail after the last convolutions stays float: the box decoding mixes
+pixel coordinates and probabilities in one tensor, which a single 8-bit scale cannot hold. Which layers stay in float is measured, not
 guessed: onnxruntime's ``qdq_loss_debug`` runs the float and the fully quantised model on the
 calibration images and gives each activation's signal-to-quantisation-noise ratio; the nodes that
 produce the ``keep_float`` noisiest activations are excluded and the model is quantised again.
@@ -22,11 +25,13 @@ import numpy as np
 import onnx
 from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
 from onnxruntime.quantization import qdq_loss_debug
+from onnxruntime.quantization.registry import QDQRegistry, QLinearOpsRegistry
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from .files import atomic_open
 
-QUANTISED_OPS = ["Conv", "MatMul", "Gemm"]
+PRODUCT_OPS = {"Conv", "ConvTranspose", "MatMul", "Gemm"}
+INT8_OPS = sorted(set(QDQRegistry) | set(QLinearOpsRegistry))
 # onnxruntime's Entropy method is not offered: on the detectors measured it chose exactly min-max's ranges.
 CALIBRATION_METHODS = {"percentile": CalibrationMethod.Percentile, "minmax": CalibrationMethod.MinMax}
 PERCENTILE = 99.99
@@ -48,10 +53,25 @@ class ImageReader(CalibrationDataReader):
         self.iterator = iter(self.images)
 
 
+def output_tail(model: onnx.ModelProto) -> list[str]:
+    """Names of the nodes from which no convolution or matrix product is reachable: the decoding after the last ones."""
+    nodes = list(model.graph.node)
+    consumers: dict[str, list[int]] = {}
+    for index, node in enumerate(nodes):
+        for tensor in node.input:
+            consumers.setdefault(tensor, []).append(index)
+    feeds_product = [False] * len(nodes)
+    for index in reversed(range(len(nodes))):  # ONNX lists nodes in topological order
+        feeds_product[index] = any(nodes[consumer].op_type in PRODUCT_OPS or feeds_product[consumer]
+                                   for tensor in nodes[index].output for consumer in consumers.get(tensor, []))
+    return [node.name for node, feeds in zip(nodes, feeds_product) if node.op_type not in PRODUCT_OPS and not feeds]
+
+
 def _quantize(source: Path, target: Path, reader: ImageReader, exclude: list[str], method: str) -> None:
     reader.rewind()
+    exclude = [*exclude, *output_tail(onnx.load(source))]
     with contextlib.redirect_stdout(io.StringIO()):  # onnxruntime prints its histogram progress
-        quantize_static(source, target, reader, quant_format=QuantFormat.QDQ, per_channel=True, op_types_to_quantize=QUANTISED_OPS,
+        quantize_static(source, target, reader, quant_format=QuantFormat.QDQ, per_channel=True, op_types_to_quantize=INT8_OPS,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, nodes_to_exclude=exclude,
                         calibrate_method=CALIBRATION_METHODS[method], extra_options={"CalibPercentile": PERCENTILE})
 
@@ -59,7 +79,7 @@ def _quantize(source: Path, target: Path, reader: ImageReader, exclude: list[str
 def noisiest_nodes(float_model: Path, quantised_model: Path, reader: ImageReader, count: int) -> list[tuple[str, float]]:
     """(node name, SQNR in dB) of ``count`` quantised nodes next to the activations that lose most, worst first.
 
-    Quantising a convolution puts quantise/dequantise pairs on its input and output activations;
+    Quantising a node puts quantise/dequantise pairs on its input and output activations;
     keeping it in float removes them, so the noisiest activations name the nodes to keep."""
     with tempfile.TemporaryDirectory() as folder:
         float_outputs, quantised_outputs = Path(folder) / "float.onnx", Path(folder) / "quantised.onnx"
@@ -71,10 +91,11 @@ def noisiest_nodes(float_model: Path, quantised_model: Path, reader: ImageReader
         quantised_activations = qdq_loss_debug.collect_activations(str(quantised_outputs), reader)
     errors = qdq_loss_debug.compute_activation_error(
         qdq_loss_debug.create_activation_matching(quantised_activations, float_activations))
-    graph = onnx.load(float_model).graph
+    model = onnx.load(float_model)
+    tail = set(output_tail(model))
     touching: dict[str, list[str]] = {}
-    for node in graph.node:
-        if node.op_type in QUANTISED_OPS:
+    for node in model.graph.node:
+        if node.op_type in INT8_OPS and node.name not in tail:
             for tensor in [*node.input, *node.output]:
                 touching.setdefault(tensor, []).append(node.name)
     ranked = sorted((value["qdq_err"], name) for name, value in errors.items() if name in touching and np.isfinite(value["qdq_err"]))

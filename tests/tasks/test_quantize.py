@@ -9,7 +9,7 @@ import torch.nn as nn
 from onnx import numpy_helper
 
 from tasks.onnx_export import write_onnx
-from tasks.quantize import quantize_int8
+from tasks.quantize import output_tail, quantize_int8
 
 
 def input_scale(model: Path) -> float:
@@ -69,3 +69,40 @@ def test_a_nearly_constant_activation_falls_back_to_minmax_ranges_instead_of_fai
     kept, method = quantize_int8(fp32, tmp_path / "constant.int8.onnx", images)
     assert (kept, method) == ([], "minmax")
     assert onnx.load(tmp_path / "constant.int8.onnx").graph.node
+
+
+class TrunkAndTail(nn.Module):
+    """conv -> SiLU -> conv, then a decoding tail (sigmoid, scale) after the last convolution."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem, self.head = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 4, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.head(nn.functional.silu(self.stem(x)))) * 320.0
+
+
+def optimised_ops(model: Path, tmp_path: Path) -> list[str]:
+    """The operators onnxruntime runs for ``model`` once it has fused the quantise/dequantise pairs."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    options.optimized_model_filepath = str(tmp_path / "optimised.onnx")
+    ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+    return [node.op_type for node in onnx.load(tmp_path / "optimised.onnx").graph.node]
+
+
+def test_activations_between_convolutions_run_in_int8_and_the_decoding_tail_in_float(tmp_path):
+    torch.manual_seed(0)
+    fp32 = tmp_path / "trunk.onnx"
+    write_onnx(TrunkAndTail().eval(), torch.zeros(1, 3, 32, 32), fp32, ["images"], ["output"])
+    tail = output_tail(onnx.load(fp32))
+    computed = [node.op_type for node in onnx.load(fp32).graph.node if node.name in tail and node.op_type != "Constant"]
+    assert computed == ["Sigmoid", "Mul"]
+    images = [np.random.default_rng(i).uniform(0, 255, (1, 3, 32, 32)).astype(np.float32) for i in range(8)]
+    quantize_int8(fp32, tmp_path / "trunk.int8.onnx", images)
+    ops = optimised_ops(tmp_path / "trunk.int8.onnx", tmp_path)
+    assert ops.count("QLinearConv") == 2
+    assert "QLinearSigmoid" in ops and "QLinearMul" in ops, ops  # the SiLU between the convolutions
+    assert "Sigmoid" in ops and "Mul" in ops, ops  # the tail stays float
