@@ -75,3 +75,11 @@ def test_no_module_in_heads_imports_a_module_that_imports_it_back():
     for name, targets in graph.items():
         for target in targets:
             assert name not in graph[target], f"{name} and {target} import each other"
+
+
+def test_fastdepth_leaves_the_last_upsampling_to_the_depth_head():
+    """The last stage meets no skip, so it stays at stride 2: the head upsamples one channel, not 32."""
+    strides = [2, 4, 8, 16, 32]
+    decoder = build_decoder("fastdepth", in_channels=[16, 24, 32, 96, 320], strides=strides)
+    features = [torch.randn(1, c, 64 // s, 96 // s) for c, s in zip([16, 24, 32, 96, 320], strides)]
+    assert decoder(features).shape == (1, 32, 32, 48)
