@@ -32,9 +32,10 @@ YOLO("yolov8n.yaml").train(data=data, imgsz=size, epochs=epochs, batch=batch, de
 
 
 def curve(path: Path, time_key: str, map_key: str) -> list[tuple[float, float]]:
+    """(time, metric) of each epoch that was validated."""
     with open(path, newline="") as handle:
         rows = [{k.strip(): v for k, v in row.items()} for row in csv.DictReader(handle)]
-    return [(float(r[time_key]), float(r[map_key])) for r in rows]
+    return [(float(r[time_key]), float(r[map_key])) for r in rows if r.get(map_key, "").strip()]
 
 
 def main() -> None:

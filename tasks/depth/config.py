@@ -28,8 +28,9 @@ class DepthDataConfig:
     """``data: null`` trains on generated synthetic scenes (``synth_*`` control them).
 
     ``low_res_fraction``: the first fraction of the epochs trains at ``low_res_scale`` times the size
-    (progressive resizing), about 2.2x faster per epoch; validation always runs at the full size, so it
-    scores low until the full-size epochs adapt the model (benchmarks.pareto; the README's depth ladder).
+    (progressive resizing), about 2.2x faster per epoch. Those epochs are not validated: the model is
+    picked at full size, where it scores low until the full-size epochs adapt it (benchmarks.pareto;
+    the README's depth ladder).
     """
 
     data: str | None = None

@@ -47,8 +47,8 @@ def low_res_fraction(config: DepthConfig) -> float:
         print(f"litebone: every epoch trains at full size: data.low_res_fraction={fraction} is for training from scratch, and {reason}")
         return 0.0
     if fraction and config.train.patience:
-        raise UserError("train.patience would stop training during the low-resolution epochs (data.low_res_fraction), whose "
-                        "validation at full size scores low; set data.low_res_fraction=0 to use early stopping")
+        raise UserError("train.patience would stop training during the low-resolution epochs (data.low_res_fraction), which are "
+                        "not validated; set data.low_res_fraction=0 to use early stopping")
     return fraction
 
 
@@ -100,6 +100,10 @@ class DepthTask(Task):
     def train_dataset(self) -> DepthDataset:
         self._train_set = DepthDataset(self.train_pairs, self.spec, self.size, train=True, channels=self.config.model.in_chans)
         return self._train_set
+
+    def validates(self, epoch: int, epochs: int) -> bool:
+        """Not after a low-resolution epoch: the model is picked at full size, where those epochs score low."""
+        return epoch_size(self.size, epoch, epochs, self.low_res_fraction, self.config.data.low_res_scale) == self.size
 
     def on_epoch_start(self, epoch: int, epochs: int) -> None:
         if self._train_set is not None:

@@ -31,8 +31,8 @@ def write_rows(path: Path, rows: list[dict[str, float]]) -> None:
 
 
 def plot_rows(rows: list[dict[str, float]], path: Path) -> None:
-    """One small panel per column against epoch."""
-    columns = [c for c in rows[0] if c != "epoch"] if rows else []
+    """One small panel per column against epoch; a row without a column (an epoch not validated) leaves a gap."""
+    columns = [c for c in dict.fromkeys(k for row in rows for k in row) if c != "epoch"]
     if not columns:
         return
     cols = min(4, len(columns))

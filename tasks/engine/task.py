@@ -85,6 +85,10 @@ class Task:
         """Plain data stored in every checkpoint (e.g. class names) so the weights are self-describing."""
         return {}
 
+    def validates(self, epoch: int, epochs: int) -> bool:
+        """Whether to evaluate after ``epoch`` (0-based, of ``epochs``); an epoch that is not evaluated cannot become ``best.pt``."""
+        return True
+
     def on_epoch_start(self, epoch: int, epochs: int) -> None:
         """Hook before each training epoch (0-based ``epoch`` of ``epochs``): e.g. switch mosaic off for the last ones."""
 

@@ -286,14 +286,16 @@ class Trainer:
                 self.task.on_epoch_start(epoch, cfg.epochs)
                 row = {"epoch": epoch + 1, **self._train_epoch(epoch), "lr": self.lr}
                 if dist.is_main():
-                    evaluation = self.task.evaluate(self.eval_model, self.val_loader, self.device)
-                    metrics = evaluation.metrics
-                    row.update({f"val/{k}": v for k, v in metrics.items()})
+                    evaluation = self.task.evaluate(self.eval_model, self.val_loader, self.device) if self.task.validates(
+                        epoch, cfg.epochs) else None
+                    improved = False
+                    if evaluation is not None:
+                        metrics = evaluation.metrics
+                        row.update({f"val/{k}": v for k, v in metrics.items()})
+                        improved = self._improved(metrics[self.task.metric])
+                        if improved:
+                            self.best, self.best_epoch = metrics[self.task.metric], epoch
                     row["time"] = elapsed_before + time.perf_counter() - started
-                    value = metrics[self.task.metric]
-                    improved = self._improved(value)
-                    if improved:
-                        self.best, self.best_epoch = value, epoch
                     if (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == cfg.epochs or improved:
                         checkpoint = self._checkpoint(epoch)
                         atomic_save(checkpoint, self.weights_dir / "last.pt")
@@ -303,11 +305,12 @@ class Trainer:
                     completed = epoch
                     write_rows(results_csv, rows)
                     plot_rows(rows, self.run_dir / "results.png")
-                    self.task.save_samples(self.run_dir, evaluation)
+                    if evaluation is not None:
+                        self.task.save_samples(self.run_dir, evaluation)
                     print(
                         f"epoch {epoch + 1}/{cfg.epochs}  "
                         + "  ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "epoch")
-                        + ("  (best)" if improved else "")
+                        + ("  (best)" if improved else "" if evaluation is not None else "  (not validated)")
                     )
                 dist.barrier()
                 if cfg.patience and epoch - self.best_epoch >= cfg.patience:

@@ -59,3 +59,17 @@ def test_a_detector_in_nhwc_converts_its_input_and_gives_the_same_outputs():
 def test_an_unknown_memory_format_is_a_clear_config_error():
     with pytest.raises(Exception, match="memory_format"):
         load_config(ToyConfig, None, ["train.memory_format=nhwc"])
+
+
+def test_results_plot_has_a_panel_for_a_metric_the_first_epochs_lack(tmp_path, monkeypatch):
+    """Epochs that were not validated (depth's low-resolution ones) still leave the metric a panel, with a gap."""
+    from matplotlib.axes import Axes
+
+    from tasks.engine.results import plot_rows
+
+    titles = []
+    set_title = Axes.set_title
+    monkeypatch.setattr(Axes, "set_title", lambda axis, label, **kwargs: titles.append(label) or set_title(axis, label, **kwargs))
+    plot_rows([{"epoch": 1, "train/loss": 2.0}, {"epoch": 2, "train/loss": 1.0, "val/abs_rel": 0.3}], tmp_path / "results.png")
+    assert titles == ["train/loss", "val/abs_rel"]
+    assert (tmp_path / "results.png").is_file()

@@ -7,6 +7,7 @@ from tasks.depth import DepthConfig, DepthTask
 from tasks.depth.synth import write_scenes
 from tasks.depth.task import epoch_size
 from tasks.engine import Trainer
+from tasks.engine.results import read_rows
 
 
 def test_epoch_size_scales_the_first_fraction_to_multiples_of_32():
@@ -19,7 +20,7 @@ def test_epoch_size_scales_the_first_fraction_to_multiples_of_32():
     assert epoch_size((64, 96), 0, 4, 0.5, 0.25) == (32, 32)
 
 
-def test_training_shrinks_early_epochs_in_worker_processes_and_validates_at_full_size(tmp_path):
+def test_training_shrinks_early_epochs_in_worker_processes_and_validates_only_at_full_size(tmp_path):
     data = write_scenes(tmp_path / "scenes", train=4, val=2, size=64, progress=False)
     config = load_config(DepthConfig, None, [
         f"data.data={data}", "data.height=64", "data.width=64", "data.low_res_fraction=0.5", "train.epochs=2",
@@ -40,7 +41,12 @@ def test_training_shrinks_early_epochs_in_worker_processes_and_validates_at_full
     task.training_step, task.evaluate = recording_step, recording_evaluate
     Trainer(task, config).fit()
     assert train_sizes == [(32, 32)] * 2 + [(64, 64)] * 2
-    assert set(val_sizes) == {(64, 64)}
+    assert val_sizes == [(64, 64)]  # one batch of the val split, after the full-size epoch only
+    run = tmp_path / "runs" / "depth" / "exp"
+    rows = read_rows(run / "results.csv")
+    assert [("val/abs_rel" in row) for row in rows] == [False, True]
+    assert torch.load(run / "weights" / "best.pt", weights_only=False)["epoch"] == 1
+    assert (run / "results.png").is_file()
 
 
 def test_a_fraction_of_one_is_a_config_error(capsys):
