@@ -156,9 +156,10 @@ def main() -> None:
                             str(args.peer_epochs), str(args.batch), str(run.parent), label], check=True, env=env)
         if finished(run, args.peer_epochs):
             runs[label] = ("ultralytics", run / "weights" / "best.pt")
-    calls, curves, shapes = {}, {}, {}
+    calls, curves, shapes, epochs_run = {}, {}, {}, {}
     for label, (trainer, weights) in runs.items():
         run = weights.parents[1]
+        epochs_run[label] = len((run / "results.csv").read_text().strip().splitlines()) - 1
         curves[label] = {name: curve(run / "results.csv", "time", columns[0 if trainer == "litebone" else 1])
                          for name, columns in METRICS[task].items()}
         if trainer == "litebone":
@@ -188,7 +189,7 @@ def main() -> None:
             target, higher = curves[peer][names[0]][-1][1], METRICS[task][names[0]][2]
             hit = next((t for t, value in first if (value >= target if higher else value <= target)), None)
             reach.append("-" if hit is None else f"{hit:.0f}")
-        print(f"| {label} | {'x'.join(map(str, shapes[label]))} | {len(first)} | {ms[label]:.2f} | {' | '.join(f'{metric_curves[n][-1][1]:.4f}' for n in names)} | {first[-1][0]:.0f} | "
+        print(f"| {label} | {'x'.join(map(str, shapes[label]))} | {epochs_run[label]} | {ms[label]:.2f} | {' | '.join(f'{metric_curves[n][-1][1]:.4f}' for n in names)} | {first[-1][0]:.0f} | "
               f"{' | '.join(reach)} |")
 
     figure, axis = plt.subplots(figsize=(6.5, 4.2))
