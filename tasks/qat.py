@@ -2,9 +2,10 @@
 
 Every convolution of the fused inference copy becomes torch.ao's QAT ``Conv2d`` (INT8 weights,
 symmetric per output channel) between fake-quantisers of its input and its output (UINT8 per
-tensor, moving-average min-max ranges): where onnxruntime's static quantiser puts its
-quantise/dequantise pairs, so that onnxruntime runs the same integer convolutions. As there, each
-tensor is quantised once: a convolution that takes another's output does not quantise it again.
+tensor, moving-average min-max ranges), so that onnxruntime runs integer convolutions. Each tensor
+is quantised once: a convolution that takes another's output does not quantise it again. Unlike
+the static quantiser (``quantize.py``), which quantises every INT8-capable operator of the trunk,
+only convolutions are quantised here: the activations and adds between them stay float.
 (Quantising a convolution's output after its ReLU instead made the depth model's export 1.8x slower
 under onnxruntime, which then ran those convolutions in float.)
 
