@@ -8,10 +8,12 @@ run in INT8 (convolutions, adds, concatenations, sigmoids, resizes, ...) is quan
 last convolutions, so consecutive layers pass INT8 tensors without a float round trip: quantising
 the convolutions alone left a dequantise/quantise pair around every add and activation and ran
 slower than FP32. The output tail after the last convolutions stays float: the box decoding mixes
-pixel coordinates and probabilities in one tensor, which a single 8-bit scale cannot hold. Which layers stay in float is measured, not
-guessed: onnxruntime's ``qdq_loss_debug`` runs the float and the fully quantised model on the
-calibration images and gives each activation's signal-to-quantisation-noise ratio; the nodes that
-produce the ``keep_float`` noisiest activations are excluded and the model is quantised again.
+pixel coordinates and probabilities in one tensor, which a single 8-bit scale cannot hold.
+
+Which layers stay in float is measured, not guessed: onnxruntime's ``qdq_loss_debug`` runs the
+float and the fully quantised model on the calibration images and gives each activation's
+signal-to-quantisation-noise ratio; the nodes that produce the ``keep_float`` noisiest activations
+are excluded and the model is quantised again.
 """
 from __future__ import annotations
 
