@@ -71,15 +71,15 @@ def output_tail(model: onnx.ModelProto) -> list[str]:
 
 def _quantize(source: Path, target: Path, reader: ImageReader, exclude: list[str], method: str) -> None:
     reader.rewind()
-    exclude = [*exclude, *output_tail(onnx.load(source))]
     with contextlib.redirect_stdout(io.StringIO()):  # onnxruntime prints its histogram progress
         quantize_static(source, target, reader, quant_format=QuantFormat.QDQ, per_channel=True, op_types_to_quantize=INT8_OPS,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, nodes_to_exclude=exclude,
                         calibrate_method=CALIBRATION_METHODS[method], extra_options={"CalibPercentile": PERCENTILE})
 
 
-def noisiest_nodes(float_model: Path, quantised_model: Path, reader: ImageReader, count: int) -> list[tuple[str, float]]:
-    """(node name, SQNR in dB) of ``count`` quantised nodes next to the activations that lose most, worst first.
+def noisiest_nodes(float_model: Path, quantised_model: Path, reader: ImageReader, count: int,
+                   tail: list[str]) -> list[tuple[str, float]]:
+    """(node name, SQNR in dB) of ``count`` quantised nodes (none of ``tail``) next to the activations that lose most, worst first.
 
     Quantising a node puts quantise/dequantise pairs on its input and output activations;
     keeping it in float removes them, so the noisiest activations name the nodes to keep."""
@@ -93,10 +93,8 @@ def noisiest_nodes(float_model: Path, quantised_model: Path, reader: ImageReader
         quantised_activations = qdq_loss_debug.collect_activations(str(quantised_outputs), reader)
     errors = qdq_loss_debug.compute_activation_error(
         qdq_loss_debug.create_activation_matching(quantised_activations, float_activations))
-    model = onnx.load(float_model)
-    tail = set(output_tail(model))
     touching: dict[str, list[str]] = {}
-    for node in model.graph.node:
+    for node in onnx.load(float_model).graph.node:
         if node.op_type in INT8_OPS and node.name not in tail:
             for tensor in [*node.input, *node.output]:
                 touching.setdefault(tensor, []).append(node.name)
@@ -123,16 +121,17 @@ def quantize_int8(fp32_model: Path, int8_model: Path, images: list[np.ndarray], 
     with tempfile.TemporaryDirectory() as folder:
         prepared, quantised = Path(folder) / "prepared.onnx", Path(folder) / "quantised.onnx"
         quant_pre_process(fp32_model, prepared, skip_symbolic_shape=True)
+        tail = output_tail(onnx.load(prepared))
         try:
-            _quantize(prepared, quantised, reader, [], method)
+            _quantize(prepared, quantised, reader, tail, method)
         except ValueError as error:
             if method == "minmax" or "bins" not in str(error):
                 raise
             method = "minmax"
-            _quantize(prepared, quantised, reader, [], method)
-        kept = noisiest_nodes(prepared, quantised, reader, keep_float) if keep_float else []
+            _quantize(prepared, quantised, reader, tail, method)
+        kept = noisiest_nodes(prepared, quantised, reader, keep_float, tail) if keep_float else []
         if kept:
-            _quantize(prepared, quantised, reader, [name for name, _ in kept], method)
+            _quantize(prepared, quantised, reader, [*tail, *(name for name, _ in kept)], method)
         write_int8_model(onnx.load(quantised), fp32_model, int8_model)
     return kept, method
 

@@ -101,13 +101,16 @@ class DepthTask(Task):
         self._train_set = DepthDataset(self.train_pairs, self.spec, self.size, train=True, channels=self.config.model.in_chans)
         return self._train_set
 
+    def _epoch_size(self, epoch: int, epochs: int) -> tuple[int, int]:
+        return epoch_size(self.size, epoch, epochs, self.low_res_fraction, self.config.data.low_res_scale)
+
     def validates(self, epoch: int, epochs: int) -> bool:
         """Not after a low-resolution epoch: the model is picked at full size, where those epochs score low."""
-        return epoch_size(self.size, epoch, epochs, self.low_res_fraction, self.config.data.low_res_scale) == self.size
+        return self._epoch_size(epoch, epochs) == self.size
 
     def on_epoch_start(self, epoch: int, epochs: int) -> None:
         if self._train_set is not None:
-            self._train_set.set_size(epoch_size(self.size, epoch, epochs, self.low_res_fraction, self.config.data.low_res_scale))
+            self._train_set.set_size(self._epoch_size(epoch, epochs))
 
     def val_dataset(self) -> DepthDataset:
         return DepthDataset(self.val_pairs, self.spec, self.size, train=False, channels=self.config.model.in_chans)

@@ -310,7 +310,7 @@ class Trainer:
                     print(
                         f"epoch {epoch + 1}/{cfg.epochs}  "
                         + "  ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "epoch")
-                        + ("  (best)" if improved else "" if evaluation is not None else "  (not validated)")
+                        + ("  (not validated)" if evaluation is None else "  (best)" if improved else "")
                     )
                 dist.barrier()
                 if cfg.patience and epoch - self.best_epoch >= cfg.patience:
