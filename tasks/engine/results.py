@@ -31,7 +31,8 @@ def write_rows(path: Path, rows: list[dict[str, float]]) -> None:
 
 
 def plot_rows(rows: list[dict[str, float]], path: Path) -> None:
-    """One small panel per column against epoch; a row without a column (an epoch not validated) leaves a gap."""
+    """One small panel per column against epoch, written atomically; a row without a column (an epoch not validated)
+    leaves a gap."""
     columns = [c for c in dict.fromkeys(k for row in rows for k in row) if c != "epoch"]
     if not columns:
         return
@@ -47,5 +48,6 @@ def plot_rows(rows: list[dict[str, float]], path: Path) -> None:
     for axis in list(axes.flat)[len(columns):]:
         axis.axis("off")
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    with atomic_open(path, "wb") as handle:
+        figure.savefig(handle, format="png", dpi=110)
     plt.close(figure)

@@ -304,7 +304,8 @@ class Trainer:
                     rows.append(row)
                     completed = epoch
                     write_rows(results_csv, rows)
-                    plot_rows(rows, self.run_dir / "results.png")
+                    if evaluation is not None or epoch + 1 == cfg.epochs:
+                        plot_rows(rows, self.run_dir / "results.png")
                     if evaluation is not None:
                         self.task.save_samples(self.run_dir, evaluation)
                     print(

@@ -223,3 +223,37 @@ def test_ddp_two_gloo_ranks_match_one_process_with_the_same_global_batch(tmp_pat
     for key in alone:
         torch.testing.assert_close(rank0[key], alone[key], atol=1e-5, rtol=1e-4)
     assert any(not torch.equal(alone[k], v) for k, v in initial.state_dict().items()), "weights must have moved"
+
+
+def test_a_results_plot_that_fails_midway_keeps_the_earlier_plot(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    from tasks.engine.results import plot_rows
+
+    path = tmp_path / "results.png"
+    path.write_bytes(b"the plot of the epochs before")
+
+    def torn_savefig(figure, target, **kwargs):
+        (open(target, "wb") if isinstance(target, (str, Path)) else target).write(b"half a png")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Figure, "savefig", torn_savefig)
+    with pytest.raises(OSError, match="disk full"):
+        plot_rows([{"epoch": 1, "train/loss": 2.0}], path)
+    assert path.read_bytes() == b"the plot of the epochs before"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.png"]
+
+
+def test_the_results_plot_is_redrawn_after_validated_epochs_and_the_last(tmp_path, monkeypatch):
+    """A plot costs 0.7 s; an epoch that is not validated adds no metric to look at (the last epoch is always drawn)."""
+    import tasks.engine.trainer as trainer_module
+
+    class HalfValidated(ToyTask):
+        def validates(self, epoch, epochs):
+            return epoch in (1, 2)
+
+    drawn = []
+    monkeypatch.setattr(trainer_module, "plot_rows", lambda rows, path: drawn.append(len(rows)))
+    config = load_config(ToyConfig, None, [f"run.project={tmp_path}", "train.epochs=4", "train.device=cpu"])
+    Trainer(HalfValidated(), config).fit()
+    assert drawn == [2, 3, 4]
