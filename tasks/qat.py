@@ -36,10 +36,10 @@ import torch.ao.nn.qat as nnqat
 import torch.nn as nn
 from torch.ao.quantization import (FakeQuantize, MovingAverageMinMaxObserver, MovingAveragePerChannelMinMaxObserver, QConfig,
                                    disable_fake_quant, disable_observer, enable_fake_quant, enable_observer)
-from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from .engine import Task
+from .engine.loader import TrimmingLoader
 from .errors import UserError
 from .quantize import write_int8_model
 
@@ -137,8 +137,8 @@ def finetune(task: Task, model: nn.Module, epochs: int, lr: float) -> None:
     train = task.config.train
     model.requires_grad_(True)
     generator = torch.Generator().manual_seed(train.seed)
-    loader = DataLoader(task.train_dataset(), batch_size=train.batch_size, shuffle=True, num_workers=train.workers,
-                        collate_fn=task.collate_fn, drop_last=True, generator=generator)
+    loader = TrimmingLoader(task.train_dataset(), batch_size=train.batch_size, shuffle=True, num_workers=train.workers,
+                            collate_fn=task.collate_fn, drop_last=True, generator=generator)
     if len(loader) == 0:
         raise UserError(f"quantisation-aware fine-tuning needs at least one batch of {train.batch_size} training images; "
                         f"the training split has {len(loader.dataset)}")

@@ -18,7 +18,7 @@ from timm.optim import create_optimizer_v2
 from timm.scheduler import create_scheduler_v2
 from timm.utils import ModelEmaV3
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DistributedSampler
 from tqdm import tqdm
 
 from ..config import to_dict
@@ -27,6 +27,7 @@ from . import distributed as dist
 from ..files import atomic_write_text, make_dirs
 from .checkpoint import atomic_save, export_safetensors, load_checkpoint
 from .layout import to_channels_last, trains_channels_last
+from .loader import TrimmingLoader
 from .results import plot_rows, read_rows, write_rows
 from .runs import new_run_dir, run_dir_of
 from .task import Task
@@ -99,7 +100,7 @@ class Trainer:
         self.weights_dir = self.run_dir / "weights"
         self.stop_requested = False
 
-    def _loader(self, dataset, train: bool) -> DataLoader:
+    def _loader(self, dataset, train: bool) -> TrimmingLoader:
         """Training data is sharded per rank and reshuffled per epoch; validation runs whole on rank 0."""
         cfg = self.train_cfg
         sampler = (
@@ -108,7 +109,7 @@ class Trainer:
         )
         if train:
             self.generator = torch.Generator()
-        return DataLoader(
+        return TrimmingLoader(
             dataset,
             batch_size=cfg.batch_size,
             sampler=sampler,
