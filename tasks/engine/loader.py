@@ -6,7 +6,9 @@ children copy-on-write, free heap pages included: the memory the last training s
 glibc's heap, and while that epoch's workers live, each first write the main process makes to one
 of those pages copies it. The first training step after validation, whose activations reuse that
 memory, took 0.6-1.1 s instead of 0.17 s (default depth model, 192x256, batch 4, 2 workers).
-``malloc_trim(0)`` before the fork unmaps the free pages, so the step gets fresh pages instead.
+``malloc_trim(0)`` before the fork unmaps the free pages, so the step gets fresh pages instead:
+the default depth model's 33-epoch benchmark run took 669 s against 728 s, smp's U-Net's 1280 s
+against 1398 s, with the same metrics.
 
 Written here: neither torch nor the standard library exposes ``malloc_trim``. Where the C library
 is not glibc it does nothing.
