@@ -32,6 +32,12 @@ def atomic_write_text(path: str | Path, text: str) -> None:
         handle.write(text)
 
 
+def save_figure(figure, path: str | Path, dpi: int) -> None:
+    """Write a matplotlib ``figure`` to ``path`` as PNG atomically."""
+    with atomic_open(path, "wb") as handle:
+        figure.savefig(handle, format="png", dpi=dpi)
+
+
 def check_folders(path: str | Path) -> Path:
     """``path`` when it and every parent are folders or absent; else an error naming the file in the way."""
     path = Path(path)

@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+from ..files import save_figure
 from ..zoo import format_table
 from .runner import BenchResult
 
@@ -86,7 +87,7 @@ def plot(result: BenchResult, path: Path) -> None:
     axes.grid(True, which="both", alpha=0.3)
     axes.legend(fontsize=7, ncol=2, loc="upper left")
     figure.tight_layout()
-    figure.savefig(path, dpi=150)
+    save_figure(figure, path, dpi=150)
     plt.close(figure)
 
 

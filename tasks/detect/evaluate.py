@@ -19,6 +19,8 @@ from pycocotools.coco import COCO  # noqa: E402
 from pycocotools.cocoeval import COCOeval  # noqa: E402
 from torchvision.ops import box_iou  # noqa: E402
 
+from ..files import save_figure  # noqa: E402
+
 
 def coco_evaluate(
     gt_boxes: list[np.ndarray], gt_classes: list[np.ndarray], detections: list[np.ndarray],
@@ -108,7 +110,7 @@ def plot_pr_curves(precision: np.ndarray | None, names: list[str], path: Path) -
     axis.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02), title="PR curve @ IoU 0.5")
     axis.legend(fontsize=7, loc="lower left")
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    save_figure(figure, path, dpi=110)
     plt.close(figure)
 
 
@@ -128,5 +130,5 @@ def plot_confusion(matrix: np.ndarray, names: list[str], path: Path) -> None:
                 axis.text(col, row, str(count), ha="center", va="center", fontsize=7, color="white" if normalised[row, col] > 0.5 else "black")
     figure.colorbar(image, ax=axis, fraction=0.046)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    save_figure(figure, path, dpi=110)
     plt.close(figure)

@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ..files import atomic_open  # noqa: E402
+from ..files import atomic_open, save_figure  # noqa: E402
 
 
 def read_rows(path: Path) -> list[dict[str, float]]:
@@ -48,6 +48,5 @@ def plot_rows(rows: list[dict[str, float]], path: Path) -> None:
     for axis in list(axes.flat)[len(columns):]:
         axis.axis("off")
     figure.tight_layout()
-    with atomic_open(path, "wb") as handle:
-        figure.savefig(handle, format="png", dpi=110)
+    save_figure(figure, path, dpi=110)
     plt.close(figure)
