@@ -16,7 +16,6 @@ import torch.nn as nn
 import yaml
 from timm.optim import create_optimizer_v2
 from timm.scheduler import create_scheduler_v2
-from timm.utils import ModelEmaV3
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 from tqdm import tqdm
@@ -26,6 +25,7 @@ from ..errors import UserError
 from . import distributed as dist
 from ..files import atomic_write_text, make_dirs
 from .checkpoint import atomic_save, export_safetensors, load_checkpoint
+from .ema import ModelEma
 from .layout import to_channels_last, trains_channels_last
 from .loader import TrimmingLoader
 from .results import plot_rows, read_rows, write_rows
@@ -153,7 +153,7 @@ class Trainer:
                 warmup_lr=cfg.lr * 0.01, min_lr=cfg.lr * cfg.min_lr_ratio, step_on_epochs=False,
                 updates_per_epoch=updates_per_epoch,
             )
-        self.ema = ModelEmaV3(model, decay=cfg.ema_decay, use_warmup=True) if cfg.ema else None
+        self.ema = ModelEma(model, decay=cfg.ema_decay, use_warmup=True) if cfg.ema else None
         self.dtype = amp_dtype(cfg.amp, self.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.dtype == torch.float16)
         self.ddp = (
