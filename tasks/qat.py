@@ -39,7 +39,7 @@ from torch.ao.quantization import (FakeQuantize, MovingAverageMinMaxObserver, Mo
 from tqdm import tqdm
 
 from .engine import Task
-from .engine.loader import TrimmingLoader
+from .engine.loader import TrainingLoader
 from .errors import UserError
 from .quantize import write_int8_model
 
@@ -137,8 +137,8 @@ def finetune(task: Task, model: nn.Module, epochs: int, lr: float) -> None:
     train = task.config.train
     model.requires_grad_(True)
     generator = torch.Generator().manual_seed(train.seed)
-    loader = TrimmingLoader(task.train_dataset(), batch_size=train.batch_size, shuffle=True, num_workers=train.workers,
-                            collate_fn=task.collate_fn, drop_last=True, generator=generator)
+    loader = TrainingLoader(task.train_dataset(), batch_size=train.batch_size, shuffle=True, num_workers=train.workers,
+                            collate_fn=task.collate_fn, drop_last=True, generator=generator, yield_cpu=True)
     if len(loader) == 0:
         raise UserError(f"quantisation-aware fine-tuning needs at least one batch of {train.batch_size} training images; "
                         f"the training split has {len(loader.dataset)}")

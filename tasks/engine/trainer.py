@@ -27,7 +27,7 @@ from ..files import atomic_write_text, make_dirs
 from .checkpoint import atomic_save, export_safetensors, load_checkpoint
 from .ema import ModelEma
 from .layout import to_channels_last, trains_channels_last
-from .loader import TrimmingLoader
+from .loader import TrainingLoader
 from .results import plot_rows, read_rows, write_rows
 from .runs import new_run_dir, run_dir_of
 from .task import Task
@@ -100,7 +100,7 @@ class Trainer:
         self.weights_dir = self.run_dir / "weights"
         self.stop_requested = False
 
-    def _loader(self, dataset, train: bool) -> TrimmingLoader:
+    def _loader(self, dataset, train: bool) -> TrainingLoader:
         """Training data is sharded per rank and reshuffled per epoch; validation runs whole on rank 0."""
         cfg = self.train_cfg
         sampler = (
@@ -109,7 +109,7 @@ class Trainer:
         )
         if train:
             self.generator = torch.Generator()
-        return TrimmingLoader(
+        return TrainingLoader(
             dataset,
             batch_size=cfg.batch_size,
             sampler=sampler,
@@ -118,6 +118,7 @@ class Trainer:
             generator=self.generator if train else None,
             drop_last=train,
             pin_memory=self.device.type == "cuda",
+            yield_cpu=self.device.type == "cpu",
         )
 
     def _setup(self) -> None:
@@ -248,7 +249,8 @@ class Trainer:
             for key, value in items.items():
                 sums[key] = sums.get(key, 0.0) + float(value)
             rate = images / max(time.perf_counter() - started, 1e-9)
-            bar.set_postfix({**{k: f"{v / batches:.4g}" for k, v in sums.items()}, "lr": f"{self.lr:.2e}", "img/s": f"{rate:.1f}"})
+            bar.set_postfix({**{k: f"{v / batches:.4g}" for k, v in sums.items()}, "lr": f"{self.lr:.2e}", "img/s": f"{rate:.1f}"},
+                            refresh=False)
         bar.close()
         summary = {f"train/{k}": v / max(batches, 1) for k, v in sums.items()}
         summary["images_per_s"] = images / max(time.perf_counter() - started, 1e-9)

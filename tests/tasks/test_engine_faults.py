@@ -257,3 +257,11 @@ def test_the_results_plot_is_redrawn_after_validated_epochs_and_the_last(tmp_pat
     config = load_config(ToyConfig, None, [f"run.project={tmp_path}", "train.epochs=4", "train.device=cpu"])
     Trainer(HalfValidated(), config).fit()
     assert drawn == [2, 3, 4]
+
+
+def test_a_progress_bar_written_to_a_log_file_is_not_redrawn_every_step(tmp_path, capsys):
+    """Off a terminal the bar redraws every 10 s; redrawing at every step filled logs with one line per step."""
+    config = load_config(ToyConfig, None, [f"run.project={tmp_path}", "train.epochs=1", "train.device=cpu", "train.batch_size=2"])
+    Trainer(ToyTask(), config).fit()
+    redraws = capsys.readouterr().err.count("epoch 1/1:")
+    assert 1 <= redraws <= 2  # the bar's start (and a due redraw at most), not one per each of the 32 steps
