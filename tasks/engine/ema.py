@@ -26,8 +26,8 @@ class ModelEma(ModelEmaV3):
     def _gather(self, model: nn.Module) -> None:
         ema_floats, model_floats, ema_others, model_others = [], [], [], []
         for ema_value, model_value in zip(self.module.state_dict().values(), model.state_dict().values()):
-            floats, sources = (ema_floats, model_floats) if ema_value.is_floating_point() else (ema_others, model_others)
-            floats.append(ema_value)
+            targets, sources = (ema_floats, model_floats) if ema_value.is_floating_point() else (ema_others, model_others)
+            targets.append(ema_value)
             sources.append(model_value)
         self._source, self._floats, self._others = model, (ema_floats, model_floats), (ema_others, model_others)
 
