@@ -178,14 +178,15 @@ def load_depth_split(spec: DepthSpec, split: str, channels: int = 3) -> tuple[li
 class DepthDataset(Dataset):
     """Samples as ``{"image": uint8 (channels, H, W), "depth": float (1, H, W) metres, 0 where invalid}``."""
 
-    def __init__(self, pairs: list[DepthPair], spec: DepthSpec, size: tuple[int, int], train: bool, channels: int = 3) -> None:
-        self.pairs, self.spec, self.train, self.channels = pairs, spec, train, channels
+    def __init__(self, pairs: list[DepthPair], spec: DepthSpec, size: tuple[int, int], train: bool, channels: int = 3,
+                 metric_zoom: float = 0.5) -> None:
+        self.pairs, self.spec, self.train, self.channels, self.metric_zoom = pairs, spec, train, channels, metric_zoom
         self.set_size(size)
 
     def set_size(self, size: tuple[int, int]) -> None:
         """Resize every sample to ``size`` (H, W) from now on; workers started later see it."""
         self.size = size
-        self.transform = train_transform(size, self.channels) if self.train else val_transform(size)
+        self.transform = train_transform(size, self.channels, self.metric_zoom) if self.train else val_transform(size)
 
     def __len__(self) -> int:
         return len(self.pairs)

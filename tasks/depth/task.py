@@ -98,7 +98,8 @@ class DepthTask(Task):
         return model
 
     def train_dataset(self) -> DepthDataset:
-        self._train_set = DepthDataset(self.train_pairs, self.spec, self.size, train=True, channels=self.config.model.in_chans)
+        self._train_set = DepthDataset(self.train_pairs, self.spec, self.size, train=True, channels=self.config.model.in_chans,
+                                      metric_zoom=self.config.data.metric_zoom)
         return self._train_set
 
     def _epoch_size(self, epoch: int, epochs: int) -> tuple[int, int]:

@@ -45,15 +45,16 @@ class MetricZoom(A.DualTransform):
         return ("scale_limit",)
 
 
-def train_transform(size: tuple[int, int], channels: int = 3) -> A.Compose:
-    """Resize to ``size`` (H, W), metric zoom, small rotation, flip, colour jitter (brightness/contrast unless RGB).
+def train_transform(size: tuple[int, int], channels: int = 3, metric_zoom: float = 0.5) -> A.Compose:
+    """Resize to ``size`` (H, W), metric zoom (with probability ``metric_zoom``), small rotation, flip, colour jitter
+    (brightness/contrast unless RGB).
 
     The dataset reseeds it per sample from torch's RNG, so training is reproducible by seed.
     """
     height, width = size
     return A.Compose([
         A.Resize(height, width, interpolation=cv2.INTER_LINEAR, mask_interpolation=cv2.INTER_NEAREST),
-        MetricZoom(p=0.5),
+        MetricZoom(p=metric_zoom),
         A.Affine(rotate=(-5, 5), border_mode=cv2.BORDER_CONSTANT, fill=0, fill_mask=0, mask_interpolation=cv2.INTER_NEAREST, p=0.3),
         A.HorizontalFlip(p=0.5),
         A.ColorJitter(brightness=0.3, contrast=0.3, saturation=0.3, hue=0.05, p=0.8) if channels == 3

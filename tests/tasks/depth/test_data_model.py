@@ -137,6 +137,25 @@ def test_metric_zoom_divides_depth_by_the_zoom():
     assert np.allclose(shrink["mask"][20, 20], 5.0) and shrink["mask"][0, 0] == 0
 
 
+@pytest.mark.parametrize("probability", [0.0, 1.0])
+def test_data_metric_zoom_sets_how_often_depth_is_rescaled(scenes, probability):
+    """With data.metric_zoom=0 every training depth is one the source map has; with 1 every map is rescaled."""
+    from tasks.depth.config import DepthConfig
+    from tasks.depth.task import DepthTask
+
+    root, path = scenes
+    config = DepthConfig()
+    config.data.data, config.data.height, config.data.width, config.data.metric_zoom = str(path), 64, 64, probability
+    dataset = DepthTask(config).train_dataset()
+    torch.manual_seed(0)
+    rescaled = []
+    for index, pair in enumerate(dataset.pairs):
+        millimetres = cv2.imread(str(pair.depth), -1)
+        depth = dataset[index]["depth"].numpy()
+        rescaled.append(not np.isin(np.round(depth[depth > 0] * 1000).astype(int), millimetres[millimetres > 0]).all())
+    assert rescaled == [probability == 1.0] * len(dataset.pairs)
+
+
 DECODERS = ["fastdepth", "unet", "fpn", "fusion"]
 
 
