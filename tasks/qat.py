@@ -39,6 +39,7 @@ from torch.ao.quantization import (FakeQuantize, MovingAverageMinMaxObserver, Mo
 from tqdm import tqdm
 
 from .engine import Task
+from .engine.heap import keep_freed_memory
 from .engine.loader import TrainingLoader
 from .errors import UserError
 from .quantize import write_int8_model
@@ -136,6 +137,7 @@ def finetune(task: Task, model: nn.Module, epochs: int, lr: float) -> None:
     ranges follow the data until the last epoch."""
     train = task.config.train
     model.requires_grad_(True)
+    keep_freed_memory()
     generator = torch.Generator().manual_seed(train.seed)
     loader = TrainingLoader(task.train_dataset(), batch_size=train.batch_size, shuffle=True, num_workers=train.workers,
                             collate_fn=task.collate_fn, drop_last=True, generator=generator, yield_cpu=True)

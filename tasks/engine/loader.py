@@ -19,31 +19,18 @@ model took 11.8 s against 12.2 s on a quiet machine, 15.1 s against 42.5 s (30 s
 busy process, and 16.7 s against 22.9 s (10 steps) beside two: the workers are not starved, since
 training waits for them.
 
-Written here: neither torch nor the standard library exposes ``malloc_trim``, and DataLoader has
-no priority setting. Where the C library is not glibc the trim does nothing; where the OS has no
-``nice`` the priority stays.
+Written here: DataLoader has no priority setting (``malloc_trim`` is in ``tasks.engine.heap``). Where
+the C library is not glibc the trim does nothing; where the OS has no ``nice`` the priority stays.
 """
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import functools
 import os
 from typing import Any, Callable, Iterator
 
 from torch.utils.data import DataLoader
 
-
-def _find_malloc_trim() -> Callable[[int], int] | None:
-    name = ctypes.util.find_library("c")
-    try:
-        return ctypes.CDLL(name).malloc_trim if name else None
-    except (OSError, AttributeError):
-        return None
-
-
-malloc_trim = _find_malloc_trim()
-
+from .heap import malloc_trim
 
 WORKER_NICENESS = 19
 

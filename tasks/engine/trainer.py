@@ -26,6 +26,7 @@ from . import distributed as dist
 from ..files import atomic_write_text, make_dirs
 from .checkpoint import atomic_save, export_safetensors, load_checkpoint
 from .ema import ModelEma
+from .heap import keep_freed_memory
 from .layout import to_channels_last, trains_channels_last
 from .loader import TrainingLoader
 from .results import plot_rows, read_rows, write_rows
@@ -124,6 +125,8 @@ class Trainer:
     def _setup(self) -> None:
         cfg = self.train_cfg
         seed_everything(cfg.seed)
+        if self.device.type == "cpu":
+            keep_freed_memory()
         if cfg.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
             torch.backends.cudnn.benchmark = False
