@@ -3,9 +3,9 @@
 By default glibc serves each allocation above its mmap threshold (128 KiB, raised up to 32 MiB as
 large blocks are freed) with a fresh ``mmap`` and unmaps it on free, and it returns free memory at
 the top of the heap to the system. A training step allocates and frees the same activation tensors
-every time, so each step faults all of them in again, page by page: 20,000-30,000 minor page faults
-per step of the default depth model (batch 4, 192x256), 320,000 for smp's U-Net (batch 16). With
-both thresholds at 1 GiB the freed memory is reused: under 200 faults per step, and on this 2-core
+every time, so each step faults all of them in again, page by page: 20,000-37,000 minor page faults
+per step of the default depth model (batch 4, 192x256), 320,000-350,000 for smp's U-Net (batch 16). With
+both thresholds at 1 GiB the freed memory is reused: a few hundred faults per step, and on this 2-core
 CPU a step took 153 against 176-186 ms (default depth model), 54 against 62-65 ms at 96x128, and
 805 against 1127 ms (the U-Net). The process keeps its peak heap instead of shrinking between steps;
 the peak barely moves (default depth model: 1304 against 1268 MiB resident).
