@@ -3,14 +3,22 @@
 A 1x1 projection at the decoder's resolution, then bilinear upsampling if needed (as FastDepth
 ends); a 3x3 conv at full resolution would cost more than the whole NNConv5 decoder.
 
-``mode="metric"`` outputs metres (``softplus``, or ``sigmoid`` scaled to ``max_depth``);
-``mode="relative"`` outputs inverse depth (softplus), for scale-and-shift-invariant training.
+``mode="metric"`` outputs metres (``softplus``; ``exp``, the conv predicting log depth; or
+``sigmoid`` scaled to ``max_depth``); ``mode="relative"`` outputs inverse depth (``softplus`` or
+``exp``), for scale-and-shift-invariant training. With ``exp`` a log-space loss (SILog) is quadratic
+in the conv's output at every depth; in metric mode the conv starts at the geometric middle of 1 m
+and ``max_depth``.
 """
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+ACTIVATIONS = ("softplus", "exp", "sigmoid")
+LOG_RANGE = 12.0  # exp's input is clamped to +-12: 6e-6 to 1.6e5, never 0 or inf
 
 
 class DepthHead(nn.Module):
@@ -18,11 +26,13 @@ class DepthHead(nn.Module):
         super().__init__()
         if mode not in ("metric", "relative"):
             raise ValueError(f"depth mode must be 'metric' or 'relative', got {mode!r}")
-        if activation not in ("softplus", "sigmoid"):
-            raise ValueError(f"depth activation must be 'softplus' or 'sigmoid', got {activation!r}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"depth activation must be one of {ACTIVATIONS}, got {activation!r}")
         if activation == "sigmoid" and mode == "relative":
             raise ValueError("activation='sigmoid' scales to max_depth and needs mode='metric'")
         self.conv = nn.Conv2d(in_channels, 1, 1)
+        if activation == "exp" and mode == "metric":
+            nn.init.constant_(self.conv.bias, math.log(max_depth) / 2)
         self.mode, self.activation, self.max_depth = mode, activation, max_depth
 
     def forward(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -32,4 +42,6 @@ class DepthHead(nn.Module):
             x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
         if self.activation == "sigmoid":
             return torch.sigmoid(x) * self.max_depth
+        if self.activation == "exp":
+            return torch.exp(x.clamp(-LOG_RANGE, LOG_RANGE))
         return F.softplus(x) + 1e-4

@@ -20,7 +20,7 @@ class DepthModelConfig:
     decoder: str = "fastdepth"
     decoder_kwargs: dict = field(default_factory=dict)
     mode: Literal["metric", "relative"] = "metric"
-    activation: Literal["softplus", "sigmoid"] = "softplus"
+    activation: Literal["softplus", "exp", "sigmoid"] = "softplus"
 
 
 @dataclass

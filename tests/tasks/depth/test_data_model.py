@@ -6,6 +6,7 @@ import torch
 import yaml
 
 from backbones import list_backbones
+from heads.depth import DepthHead
 from tasks.depth.data import DepthDataset, load_depth_split, read_depth_yaml
 from tasks.depth.losses import SILogLoss
 from tasks.depth.model import DepthModel
@@ -173,7 +174,7 @@ def test_every_curated_backbone_trains_one_step_with_each_decoder(name):
         assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.backbone.parameters()), decoder
 
 
-@pytest.mark.parametrize("mode, activation", [("metric", "sigmoid"), ("relative", "softplus")])
+@pytest.mark.parametrize("mode, activation", [("metric", "sigmoid"), ("relative", "softplus"), ("metric", "exp"), ("relative", "exp")])
 def test_head_modes(mode, activation):
     model = DepthModel("mobilenetv3_small_075", mode=mode, activation=activation, max_depth=7.0).eval()
     out = model(torch.randint(0, 255, (1, 3, 64, 96), dtype=torch.uint8))
@@ -182,6 +183,26 @@ def test_head_modes(mode, activation):
         assert (out <= 7.0).all()
     with pytest.raises(ValueError, match="needs mode='metric'"):
         DepthModel("mobilenetv3_small_075", mode="relative", activation="sigmoid")
+
+
+def test_exp_head_predicts_log_depth_from_the_middle_of_the_range():
+    head = DepthHead(8, activation="exp", max_depth=16.0)
+    features = torch.zeros(2, 8, 5, 6)
+    assert torch.allclose(head(features, (10, 12)), torch.full((2, 1, 10, 12), 4.0))  # sqrt(16): log-middle of 1 and 16 m
+    with torch.no_grad():
+        head.conv.weight.fill_(1.0)
+    extreme = head(torch.full((1, 8, 2, 2), 1e4), (2, 2))
+    assert torch.isfinite(extreme).all() and (head(-torch.full((1, 8, 2, 2), 1e4), (2, 2)) > 0).all()
+    pred = head(torch.randn(2, 8, 5, 6, requires_grad=True), (10, 12))
+    gt = torch.rand(2, 1, 10, 12) * 8 + 0.5
+    log_error = torch.log(pred) - torch.log(gt)
+    assert torch.allclose(SILogLoss(variance_focus=0.0, scale=1.0)(pred, gt, gt > 0),
+                          log_error.pow(2).flatten(1).mean(1).sqrt().mean(), atol=1e-5)
+
+
+def test_unknown_depth_activation_lists_the_choices():
+    with pytest.raises(ValueError, match="softplus.*exp.*sigmoid"):
+        DepthHead(8, activation="relu")
 
 
 def test_training_augmentation_is_reproducible_by_seed(scenes):
