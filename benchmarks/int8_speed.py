@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import itertools
 import json
 import statistics
 import tempfile
@@ -96,11 +97,9 @@ def profile(path: Path, pixels: np.ndarray, runs: int) -> dict[str, float]:
 def print_profile(label: str, fp32: dict[str, float], int8: dict[str, float], rows: int = 12) -> None:
     print(f"\n{label}: ms per run by operator kind (onnxruntime's node profiler)\n")
     print("| FP32 operator | ms | INT8 operator | ms |\n|---|---|---|---|")
-    left, right = sorted(fp32.items(), key=lambda kv: -kv[1])[:rows], sorted(int8.items(), key=lambda kv: -kv[1])[:rows]
-    for index in range(max(len(left), len(right))):
-        a = left[index] if index < len(left) else ("", None)
-        b = right[index] if index < len(right) else ("", None)
-        print(f"| {a[0]} | {'' if a[1] is None else f'{a[1]:.3f}'} | {b[0]} | {'' if b[1] is None else f'{b[1]:.3f}'} |")
+    slowest = [[f"{kind} | {ms:.3f}" for kind, ms in sorted(times.items(), key=lambda kv: -kv[1])[:rows]] for times in (fp32, int8)]
+    for left, right in itertools.zip_longest(*slowest, fillvalue=" | "):
+        print(f"| {left} | {right} |")
     print(f"| all nodes | {sum(fp32.values()):.3f} | all nodes | {sum(int8.values()):.3f} |")
 
 
