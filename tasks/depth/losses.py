@@ -32,17 +32,26 @@ def _mean_over_valid_images(per_image: torch.Tensor, has_pixels: torch.Tensor, a
 
 @LOSSES.register("silog")
 class SILogLoss(torch.nn.Module):
-    """``scale * sqrt(mean(e^2) - lambda * mean(e)^2)``, e = log(pred) - log(gt), per image then averaged."""
+    """``scale * sqrt(mean(e^2) - lambda * mean(e)^2)``, e = log(pred) - log(gt), per image then averaged.
 
-    def __init__(self, variance_focus: float = 0.85, scale: float = 10.0) -> None:
+    ``gradient_weight`` adds that many times the multi-scale gradient matching of e (MegaDepth's
+    gradient term in log space), which penalises depth edges the ground truth lacks (copied texture)
+    and blurred edges it has.
+    """
+
+    def __init__(self, variance_focus: float = 0.85, scale: float = 10.0, gradient_weight: float = 0.0,
+                 gradient_scales: int = 4) -> None:
         super().__init__()
         self.variance_focus, self.scale = variance_focus, scale
+        self.gradient_weight, self.gradient_scales = gradient_weight, gradient_scales
 
     def forward(self, pred: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         error = torch.where(mask, torch.log(pred.clamp(min=1e-6)) - torch.log(_safe(gt, mask)), torch.zeros_like(pred))
         mean_sq, has = _per_image_mean(error**2, mask)
         mean, _ = _per_image_mean(error, mask)
         per_image = self.scale * torch.sqrt((mean_sq - self.variance_focus * mean**2).clamp(min=1e-8))
+        if self.gradient_weight:
+            per_image = per_image + self.gradient_weight * gradient_matching(error, mask, self.gradient_scales)
         return _mean_over_valid_images(per_image, has, pred)
 
 

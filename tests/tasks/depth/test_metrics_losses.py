@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from tasks.depth.losses import BerHuLoss, L1Loss, ScaleShiftInvariantLoss, SILogLoss, build_loss
+from tasks.depth.losses import BerHuLoss, L1Loss, ScaleShiftInvariantLoss, SILogLoss, build_loss, gradient_matching
 from tasks.depth.metrics import DepthMetrics, crop_mask
 
 
@@ -79,10 +79,13 @@ def test_silog_with_lambda_one_is_invariant_to_global_scale():
     assert SILogLoss(0.85)(pred * 4.2, gt, mask) > SILogLoss(0.85)(pred, gt, mask)
 
 
-@pytest.mark.parametrize("name", ["silog", "ssi", "l1", "berhu"])
-def test_masked_pixels_never_touch_loss_or_gradient(name):
+LOSS_SETTINGS = [("silog", {}), ("silog", {"gradient_weight": 0.5}), ("ssi", {}), ("l1", {}), ("berhu", {})]
+
+
+@pytest.mark.parametrize(("name", "kwargs"), LOSS_SETTINGS)
+def test_masked_pixels_never_touch_loss_or_gradient(name, kwargs):
     pred, gt, mask = _scene()
-    loss = build_loss(name)
+    loss = build_loss(name, **kwargs)
     poisoned = gt.clone()
     poisoned[~mask] = float("nan")
     poisoned[0, 0, 0, 0] = float("inf")
@@ -99,10 +102,10 @@ def test_masked_pixels_never_touch_loss_or_gradient(name):
     torch.testing.assert_close(a.grad[mask], b.grad[mask], rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", ["silog", "ssi", "l1", "berhu"])
-def test_all_invalid_image_contributes_nothing(name):
+@pytest.mark.parametrize(("name", "kwargs"), LOSS_SETTINGS)
+def test_all_invalid_image_contributes_nothing(name, kwargs):
     pred, gt, mask = _scene()
-    loss = build_loss(name)
+    loss = build_loss(name, **kwargs)
     mask[1] = False
     both = loss(pred, gt, mask)
     only_first = loss(pred[:1], gt[:1], mask[:1])
@@ -111,6 +114,19 @@ def test_all_invalid_image_contributes_nothing(name):
     empty = loss(nothing, gt, torch.zeros_like(mask))
     empty.backward()
     assert empty.item() == 0.0 and torch.isfinite(nothing.grad).all()
+
+
+def test_silog_gradient_term_adds_the_log_error_gradients_and_ignores_a_global_scale():
+    pred, gt, mask = _scene()
+    plain, with_gradient = SILogLoss(), SILogLoss(gradient_weight=0.5)
+    log_error = torch.log(pred) - torch.log(gt)
+    assert (with_gradient(pred, gt, mask) - plain(pred, gt, mask)).item() == pytest.approx(
+        0.5 * gradient_matching(torch.where(mask, log_error, torch.zeros_like(log_error)), mask).mean().item(), rel=1e-5)
+    scaled = gt * 1.7
+    assert (with_gradient(scaled, gt, mask) - plain(scaled, gt, mask)).item() == pytest.approx(0.0, abs=1e-5)
+    checker = torch.ones_like(gt)
+    checker[..., ::2, :] = 1.2
+    assert (with_gradient(gt * checker, gt, mask) - plain(gt * checker, gt, mask)).item() > 0.03
 
 
 def test_berhu_switches_at_c():
