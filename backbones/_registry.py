@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, Iterable, TypeVar
 
@@ -12,6 +13,7 @@ import torch.nn as nn
 from ._input import InputSpec
 
 T = TypeVar("T")
+_UNEXPECTED_KEYWORD = re.compile(r"unexpected keyword argument '(\w+)'")
 Factory = Callable[..., nn.Module]
 
 
@@ -58,8 +60,16 @@ class Registry(Generic[T]):
         return self._entries[name]
 
     def build(self, name: str, **kwargs: Any) -> Any:
-        """Call the builder registered under ``name``."""
-        return self.get(name)(**kwargs)
+        """Call the builder registered under ``name``; a keyword argument it does not take is a ``ValueError`` naming it."""
+        builder = self.get(name)
+        try:
+            return builder(**kwargs)
+        except TypeError as error:
+            unknown = _UNEXPECTED_KEYWORD.search(str(error))
+            if unknown is None or unknown.group(1) not in kwargs:
+                raise
+            raise ValueError(f"{self.kind} {name!r} takes no argument {unknown.group(1)!r}; check the spelling of the keyword "
+                             "arguments given to it (a config's *_kwargs or loss.kwargs)") from None
 
 
 @dataclass(frozen=True)

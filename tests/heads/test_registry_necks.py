@@ -15,6 +15,20 @@ def test_registry_rejects_duplicates_and_suggests_names():
         registry.build("alpah")
 
 
+def test_registry_names_a_keyword_argument_the_builder_does_not_take():
+    registry = Registry("thing")
+    registry.register("plain")(lambda size=1: size)
+    registry.register("forwarding")(lambda **kwargs: torch.nn.Conv2d(1, 1, 1, **kwargs))
+    registry.register("broken")(lambda size=1: dict(a=1).get(b=2))
+    assert registry.build("plain", size=3) == 3
+    with pytest.raises(ValueError, match="thing 'plain' takes no argument 'sise'; check the spelling"):
+        registry.build("plain", sise=3)
+    with pytest.raises(ValueError, match="thing 'forwarding' takes no argument 'bais'"):
+        registry.build("forwarding", bais=False)
+    with pytest.raises(TypeError):
+        registry.build("broken", size=2)
+
+
 @pytest.mark.parametrize("name, kwargs", [("pan", {"width": 0.5, "depth": 0.67}), ("ghostpan", {"channels": 48, "blocks": 2})])
 def test_necks_keep_strides_and_report_channels(name, kwargs):
     neck = build_neck(name, in_channels=[24, 48, 96], strides=[8, 16, 32], **kwargs)

@@ -264,3 +264,14 @@ def test_without_the_export_extra_training_imports_and_export_names_the_extra(tr
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
                             env={**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{root}"})
     assert result.returncode == 2 and "pip install 'litebone[export]'" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("task, misspelt", [("depth", "loss.kwargs={gradiant_weight: 0.5}"),
+                                            ("depth", "model.decoder_kwargs={last_chanels: 16}"),
+                                            ("detect", "model.neck_kwargs={chanels: 32}")])
+def test_a_misspelt_keyword_argument_is_named(tmp_path, capsys, task, misspelt):
+    key = misspelt.split("{")[1].split(":")[0]
+    _fails_cleanly(capsys, ["train", task, "train.epochs=1", "train.workers=0", "model.backbone=mobilenetv3_small_075",
+                            "data.synth_train=2", "data.synth_val=1", f"data.synth_dir={tmp_path / 'synth'}",
+                            f"run.project={tmp_path / 'runs'}", misspelt], f"takes no argument '{key}'")
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").rglob("*.pt"))
