@@ -13,7 +13,7 @@ from timm.models import FeatureListNet
 
 from ._base import Backbone, Level, levels_from_feature_info, validate_out_indices
 from ._input import InputSpec, timm_input_spec
-from ._registry import BACKBONES, BackboneSpec, closest_backbones
+from ._registry import BACKBONES, BackboneSpec, closest_backbones, unknown_keyword_error
 from ._stats import count_macs, count_params
 from ._weights import load_into
 
@@ -124,7 +124,10 @@ def get_backbone(
     if not isinstance(pretrained, (bool, str, Path)):
         raise TypeError(f"pretrained must be False, True or a file path, got {type(pretrained).__name__}")
     options = {**spec.defaults, **kwargs}
-    levels = levels_from_feature_info(_feature_info(spec, in_chans, options))
+    try:
+        levels = levels_from_feature_info(_feature_info(spec, in_chans, options))
+    except TypeError as error:
+        raise unknown_keyword_error(error, kwargs, f"backbone {name!r}") from None
     indices = validate_out_indices(name, out_indices, levels)
     use_upstream = pretrained is True
     try:

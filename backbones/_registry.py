@@ -22,6 +22,15 @@ def closest_names(name: str, pool: Iterable[str], limit: int = 3, cutoff: float 
     return difflib.get_close_matches(str(name), list(pool), n=limit, cutoff=cutoff)
 
 
+def unknown_keyword_error(error: TypeError, given: dict[str, Any], what: str) -> Exception:
+    """A ``ValueError`` naming the keyword argument in ``given`` that ``error`` says ``what`` does not take, else ``error``."""
+    unknown = _UNEXPECTED_KEYWORD.search(str(error))
+    if unknown is None or unknown.group(1) not in given:
+        return error
+    return ValueError(f"{what} takes no argument {unknown.group(1)!r}; check the spelling of the keyword arguments given to it "
+                      "(a config's *_kwargs or loss.kwargs)")
+
+
 class Registry(Generic[T]):
     """Names -> entries (builders, or specs for backbones); unknown names get an error with suggestions."""
 
@@ -65,11 +74,7 @@ class Registry(Generic[T]):
         try:
             return builder(**kwargs)
         except TypeError as error:
-            unknown = _UNEXPECTED_KEYWORD.search(str(error))
-            if unknown is None or unknown.group(1) not in kwargs:
-                raise
-            raise ValueError(f"{self.kind} {name!r} takes no argument {unknown.group(1)!r}; check the spelling of the keyword "
-                             "arguments given to it (a config's *_kwargs or loss.kwargs)") from None
+            raise unknown_keyword_error(error, kwargs, f"{self.kind} {name!r}") from None
 
 
 @dataclass(frozen=True)

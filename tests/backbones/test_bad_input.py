@@ -43,6 +43,12 @@ def test_bad_family_options():
         get_backbone("shufflenet_v1_g3_x1_0", groups=5)
 
 
+@pytest.mark.parametrize("name", ["mobilenetv2_100", "shufflenet_v2_x1_0", "resnet18"])
+def test_a_misspelt_family_option_is_named(name):
+    with pytest.raises(ValueError, match=f"backbone '{name}' takes no argument 'widht_mult'; check the spelling"):
+        get_backbone(name, widht_mult=0.5)
+
+
 @pytest.mark.parametrize("width", [100, 4.01, 0.0, -1, 0.05, "abc", float("nan"), float("inf"), True])
 def test_width_multipliers_outside_the_documented_range_are_refused(width):
     assert WIDTH_MULT_RANGE == (0.1, 4.0)

@@ -268,6 +268,7 @@ def test_without_the_export_extra_training_imports_and_export_names_the_extra(tr
 
 @pytest.mark.parametrize("task, misspelt", [("depth", "loss.kwargs={gradiant_weight: 0.5}"),
                                             ("depth", "model.decoder_kwargs={last_chanels: 16}"),
+                                            ("depth", "model.backbone_kwargs={widht_mult: 0.5}"),
                                             ("detect", "model.neck_kwargs={chanels: 32}")])
 def test_a_misspelt_keyword_argument_is_named(tmp_path, capsys, task, misspelt):
     key = misspelt.split("{")[1].split(":")[0]
