@@ -32,14 +32,13 @@ def _mean_over_valid_images(per_image: torch.Tensor, has_pixels: torch.Tensor, a
 
 @LOSSES.register("silog")
 class SILogLoss(torch.nn.Module):
-    """``scale * sqrt(mean(e^2) - lambda * mean(e)^2)``, e = log(pred) - log(gt), per image then averaged.
-
-    ``gradient_weight`` adds that many times the multi-scale gradient matching of e (MegaDepth's
-    gradient term in log space), which penalises depth edges the ground truth lacks (copied texture)
-    and blurred edges it has.
+    """``scale * sqrt(mean(e^2) - lambda * mean(e)^2)``, e = log(pred) - log(gt), per image then averaged,
+    plus ``gradient_weight`` times the multi-scale gradient matching of e (MegaDepth's gradient term in
+    log space), which penalises depth edges the ground truth lacks (copied texture) and blurred edges it
+    has. ``gradient_weight=0`` is BTS's loss alone.
     """
 
-    def __init__(self, variance_focus: float = 0.85, scale: float = 10.0, gradient_weight: float = 0.0,
+    def __init__(self, variance_focus: float = 0.85, scale: float = 10.0, gradient_weight: float = 0.5,
                  gradient_scales: int = 4) -> None:
         super().__init__()
         self.variance_focus, self.scale = variance_focus, scale
