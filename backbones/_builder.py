@@ -75,11 +75,15 @@ def resolve_spec(name: str) -> BackboneSpec:
 
 
 def _feature_info(spec: BackboneSpec, in_chans: int, kwargs: dict[str, Any]) -> list[dict]:
-    with torch.device("meta"):
-        if spec.wrap == "timm":
-            probe = spec.factory(pretrained=False, in_chans=in_chans, features_only=True, **kwargs)
-            return list(probe.feature_info.info)
-        return list(spec.factory(pretrained=False, in_chans=in_chans, **kwargs).feature_info)
+    """The family's feature_info, from a weightless probe; a keyword argument the family does not take is a ValueError."""
+    try:
+        with torch.device("meta"):
+            if spec.wrap == "timm":
+                probe = spec.factory(pretrained=False, in_chans=in_chans, features_only=True, **kwargs)
+                return list(probe.feature_info.info)
+            return list(spec.factory(pretrained=False, in_chans=in_chans, **kwargs).feature_info)
+    except TypeError as error:
+        raise unknown_keyword_error(error, kwargs, f"backbone {spec.name!r}") from None
 
 
 def available_levels(name: str, **kwargs: Any) -> dict[int, Level]:
@@ -124,10 +128,7 @@ def get_backbone(
     if not isinstance(pretrained, (bool, str, Path)):
         raise TypeError(f"pretrained must be False, True or a file path, got {type(pretrained).__name__}")
     options = {**spec.defaults, **kwargs}
-    try:
-        levels = levels_from_feature_info(_feature_info(spec, in_chans, options))
-    except TypeError as error:
-        raise unknown_keyword_error(error, kwargs, f"backbone {name!r}") from None
+    levels = levels_from_feature_info(_feature_info(spec, in_chans, options))
     indices = validate_out_indices(name, out_indices, levels)
     use_upstream = pretrained is True
     try:
