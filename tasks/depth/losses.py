@@ -1,6 +1,6 @@
-"""Depth losses with a validity mask: SILog (BTS), scale-and-shift-invariant with gradient matching
-(MiDaS), L1 and BerHu. Invalid pixels never touch the value or the gradient; an image with no
-valid pixel contributes nothing.
+"""Depth losses with a validity mask: SILog (BTS) with gradient matching of the log error (MegaDepth),
+scale-and-shift-invariant with gradient matching (MiDaS), L1 and BerHu. Invalid pixels never touch
+the value or the gradient; an image with no valid pixel contributes nothing.
 
 Written here: these are a few lines each and no maintained library ships them with masking.
 """
@@ -69,7 +69,8 @@ def align_scale_shift(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tens
 
 
 def gradient_matching(residual: torch.Tensor, mask: torch.Tensor, scales: int = 4) -> torch.Tensor:
-    """MiDaS multi-scale gradient loss on the aligned residual, per image (B,)."""
+    """Mean absolute difference of neighbouring residuals, summed over ``scales`` subsamplings, per image (B,): MiDaS's
+    gradient loss on the aligned residual, MegaDepth's on the log error."""
     total = residual.new_zeros(residual.shape[0])
     for level in range(scales):
         step = 2**level

@@ -1,0 +1,59 @@
+"""How much surface texture a depth model copies into depth, and how well it keeps real depth edges.
+
+    python -m benchmarks.depth_edges --data scenes/data.yaml runs/depth/a/weights/last.pt runs/depth/b/weights/last.pt
+
+For each checkpoint, on the val split at the checkpoint's input size: the mean absolute difference
+between the horizontal log-depth steps of prediction and ground truth, split by the ground truth's
+step. Where it is flat (|d log gt| < ``--flat``, 0.01 by default) every predicted step is an edge
+that is not there, such as texture; where it is not, the error measures blurred or misplaced edges.
+Prints a Markdown table.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from tasks.depth.data import DepthDataset, load_depth_split, read_depth_yaml
+from tasks.depth.inference import load_depth_model
+
+
+@torch.no_grad()
+def edge_errors(weights: Path, data: Path, flat: float, batch_size: int = 16) -> tuple[float, float, int, int]:
+    """(flat-region error, edge-region error, flat pairs, edge pairs) of one checkpoint on ``data``'s val split."""
+    model, config, _ = load_depth_model(weights)
+    model.eval()
+    spec = read_depth_yaml(data)
+    pairs, _ = load_depth_split(spec, "val", config.model.in_chans)
+    dataset = DepthDataset(pairs, spec, (config.data.height, config.data.width), train=False, channels=config.model.in_chans)
+    sums, counts = torch.zeros(2, dtype=torch.float64), torch.zeros(2, dtype=torch.int64)
+    for start in range(0, len(dataset), batch_size):
+        samples = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
+        images, depth = torch.stack([s["image"] for s in samples]), torch.stack([s["depth"] for s in samples])
+        log_pred, log_gt = model(images).clamp(min=1e-3).log(), depth.clamp(min=1e-3).log()
+        valid = (depth[..., 1:] > 0) & (depth[..., :-1] > 0)
+        step_pred, step_gt = log_pred.diff(dim=-1), log_gt.diff(dim=-1)
+        error = (step_pred - step_gt).abs()
+        for index, region in enumerate((valid & (step_gt.abs() < flat), valid & (step_gt.abs() >= flat))):
+            sums[index] += error[region].double().sum()
+            counts[index] += region.sum()
+    means = sums / counts.clamp(min=1)
+    return means[0].item(), means[1].item(), int(counts[0]), int(counts[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("weights", nargs="+", type=Path, help="depth checkpoints (.pt)")
+    parser.add_argument("--data", type=Path, required=True, help="the depth data.yaml whose val split is scored")
+    parser.add_argument("--flat", type=float, default=0.01, help="largest |d log gt| that counts as flat")
+    args = parser.parse_args()
+    print("| checkpoint | flat-region gradient error | edge-region gradient error | flat / edge pixel pairs |")
+    print("|---|---|---|---|")
+    for weights in args.weights:
+        flat_error, edge_error, flat_pairs, edge_pairs = edge_errors(weights, args.data, args.flat)
+        print(f"| {weights} | {flat_error:.5f} | {edge_error:.5f} | {flat_pairs:,} / {edge_pairs:,} |")
+
+
+if __name__ == "__main__":
+    main()
