@@ -14,9 +14,10 @@ import argparse
 from pathlib import Path
 
 import torch
+from torch.utils.data import DataLoader
 
-from tasks.depth.data import DepthDataset, load_depth_split, read_depth_yaml
 from tasks.depth.inference import load_depth_model
+from tasks.depth.task import DepthTask
 
 
 @torch.no_grad()
@@ -24,13 +25,10 @@ def edge_errors(weights: Path, data: Path, flat: float, batch_size: int = 16) ->
     """(flat-region error, edge-region error, flat pairs, edge pairs) of one checkpoint on ``data``'s val split."""
     model, config, _ = load_depth_model(weights)
     model.eval()
-    spec = read_depth_yaml(data)
-    pairs, _ = load_depth_split(spec, "val", config.model.in_chans)
-    dataset = DepthDataset(pairs, spec, (config.data.height, config.data.width), train=False, channels=config.model.in_chans)
+    config.data.data = str(data)
     sums, counts = torch.zeros(2, dtype=torch.float64), torch.zeros(2, dtype=torch.int64)
-    for start in range(0, len(dataset), batch_size):
-        samples = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
-        images, depth = torch.stack([s["image"] for s in samples]), torch.stack([s["depth"] for s in samples])
+    for batch in DataLoader(DepthTask(config, splits=("val",)).val_dataset(), batch_size=batch_size):
+        images, depth = batch["image"], batch["depth"]
         log_pred, log_gt = model(images).clamp(min=1e-3).log(), depth.clamp(min=1e-3).log()
         valid = (depth[..., 1:] > 0) & (depth[..., :-1] > 0)
         step_pred, step_gt = log_pred.diff(dim=-1), log_gt.diff(dim=-1)
