@@ -38,6 +38,7 @@ class DepthDataConfig:
     width: int = ranged(160, ge=32)
     low_res_fraction: float = ranged(0.6, ge=0, lt=1)
     low_res_scale: float = ranged(0.5, gt=0, le=1)
+    ramp_fraction: float = ranged(0.0, ge=0, le=1)
     metric_zoom: float = ranged(0.5, ge=0, le=1)
     synth_dir: str = "datasets/scenes"
     synth_train: int = ranged(1000, ge=1)

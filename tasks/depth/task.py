@@ -30,12 +30,20 @@ def resolve_data(config: DepthConfig) -> Path:
     return data_or_synthetic(config.data.data, config.data.synth_dir, lambda out: write_scenes(out, config.data.synth_train, config.data.synth_val, config.data.synth_size), "scenes")
 
 
-def epoch_size(size: tuple[int, int], epoch: int, epochs: int, low_res_fraction: float, low_res_scale: float) -> tuple[int, int]:
-    """The training size (H, W) of ``epoch``: ``low_res_scale`` times ``size``, rounded to multiples of 32, for the first
-    ``low_res_fraction`` of the epochs (rounded down, so the last epoch is always at ``size``); ``size`` after."""
-    if epoch >= math.floor(low_res_fraction * epochs + 1e-9):
+def epoch_size(size: tuple[int, int], epoch: int, epochs: int, low_res_fraction: float, low_res_scale: float,
+               ramp_fraction: float = 0.0) -> tuple[int, int]:
+    """The training size (H, W) of ``epoch`` under progressive resizing.
+
+    The first ``low_res_fraction`` of the epochs (rounded down, so the last epoch is always at ``size``) train below
+    ``size``: at ``low_res_scale`` times it, except the last ``ramp_fraction`` of them (rounded), whose scale climbs
+    linearly from there towards 1, one step per epoch; ``size`` after. Sides are rounded to multiples of 32."""
+    low_res_epochs = math.floor(low_res_fraction * epochs + 1e-9)
+    if epoch >= low_res_epochs:
         return size
-    return tuple(max(32, 32 * math.floor(side * low_res_scale / 32 + 0.5)) for side in size)
+    ramp_epochs = round(ramp_fraction * low_res_epochs)
+    climbed = max(0, epoch - (low_res_epochs - ramp_epochs) + 1)
+    scale = low_res_scale + (1 - low_res_scale) * climbed / (ramp_epochs + 1)
+    return tuple(max(32, 32 * math.floor(side * scale / 32 + 0.5)) for side in size)
 
 
 def low_res_fraction(config: DepthConfig) -> float:
@@ -103,7 +111,8 @@ class DepthTask(Task):
         return self._train_set
 
     def _epoch_size(self, epoch: int, epochs: int) -> tuple[int, int]:
-        return epoch_size(self.size, epoch, epochs, self.low_res_fraction, self.config.data.low_res_scale)
+        data = self.config.data
+        return epoch_size(self.size, epoch, epochs, self.low_res_fraction, data.low_res_scale, data.ramp_fraction)
 
     def validates(self, epoch: int, epochs: int) -> bool:
         """Not after a low-resolution epoch: the model is picked at full size, where those epochs score low."""

@@ -1,4 +1,5 @@
-"""Progressive resizing: the first ``data.low_res_fraction`` of the epochs train at ``data.low_res_scale`` times the size."""
+"""Progressive resizing: the first ``data.low_res_fraction`` of the epochs train at ``data.low_res_scale`` times the size,
+the last ``data.ramp_fraction`` of those climbing towards full size."""
 import torch
 
 from tasks.cli import main
@@ -18,6 +19,15 @@ def test_epoch_size_scales_the_first_fraction_to_multiples_of_32():
     assert [epoch_size((64, 64), e, 3, 0.7, 0.5) for e in range(3)] == [(32, 32)] * 2 + [(64, 64)]
     assert epoch_size((64, 64), 0, 1, 0.9, 0.5) == (64, 64)
     assert epoch_size((64, 96), 0, 4, 0.5, 0.25) == (32, 32)
+
+
+def test_the_ramp_climbs_from_the_low_resolution_scale_towards_full_size_one_step_per_epoch():
+    sizes = [epoch_size((192, 256), e, 20, 0.6, 0.5, 0.5) for e in range(20)]
+    # 12 epochs below full size, the last 6 of them at 0.5 + 0.5 * k / 7 (k = 1..6), each side to a multiple of 32
+    assert sizes == [(96, 128)] * 6 + [(96, 160), (128, 160), (128, 192), (160, 192), (160, 224), (192, 224)] + [(192, 256)] * 8
+    assert [epoch_size((192, 256), e, 20, 0.6, 0.5, 0.0) for e in range(20)] == [(96, 128)] * 12 + [(192, 256)] * 8
+    assert [epoch_size((192, 256), e, 20, 0.6, 0.5, 1.0) for e in range(3)] == [(96, 128), (96, 160), (128, 160)]
+    assert [epoch_size((192, 256), e, 20, 0.0, 0.5, 0.5) for e in range(20)] == [(192, 256)] * 20
 
 
 def test_training_shrinks_early_epochs_in_worker_processes_and_validates_only_at_full_size(tmp_path):
@@ -52,6 +62,11 @@ def test_training_shrinks_early_epochs_in_worker_processes_and_validates_only_at
 def test_a_fraction_of_one_is_a_config_error(capsys):
     assert main(["train", "depth", "data.low_res_fraction=1"]) == 2
     assert "data.low_res_fraction must be" in capsys.readouterr().err
+
+
+def test_a_ramp_fraction_above_one_is_a_config_error(capsys):
+    assert main(["train", "depth", "data.ramp_fraction=1.5"]) == 2
+    assert "data.ramp_fraction must be" in capsys.readouterr().err
 
 
 def test_early_stopping_with_low_resolution_epochs_is_a_clear_error(tmp_path, capsys):
