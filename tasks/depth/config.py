@@ -27,10 +27,12 @@ class DepthModelConfig:
 class DepthDataConfig:
     """``data: null`` trains on generated synthetic scenes (``synth_*`` control them).
 
-    ``low_res_fraction``: the first fraction of the epochs trains at ``low_res_scale`` times the size
-    (progressive resizing), about 2.2x faster per epoch. Those epochs are not validated: the model is
-    picked at full size, where it scores low until the full-size epochs adapt it (benchmarks.pareto;
-    the README's depth ladder).
+    ``low_res_fraction``: the first fraction of the epochs trains below full size (progressive
+    resizing): at ``low_res_scale`` times the size, about 2.2x faster per epoch, except the last
+    ``ramp_fraction`` of those epochs, whose size climbs linearly towards full size, one step per
+    epoch, so that the full-size epochs start from a model already close to that scale. Epochs below
+    full size are not validated: the model is picked at full size, where it scores low until the
+    full-size epochs adapt it (benchmarks.pareto; the README's depth ladder).
     """
 
     data: str | None = None
@@ -38,7 +40,7 @@ class DepthDataConfig:
     width: int = ranged(160, ge=32)
     low_res_fraction: float = ranged(0.6, ge=0, lt=1)
     low_res_scale: float = ranged(0.5, gt=0, le=1)
-    ramp_fraction: float = ranged(0.0, ge=0, le=1)
+    ramp_fraction: float = ranged(0.2, ge=0, le=1)
     metric_zoom: float = ranged(0.5, ge=0, le=1)
     synth_dir: str = "datasets/scenes"
     synth_train: int = ranged(1000, ge=1)
