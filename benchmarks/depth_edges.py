@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from tasks.depth.inference import load_depth_model
+from tasks.depth.metrics import valid_mask
 from tasks.depth.task import DepthTask
 
 
@@ -27,10 +28,12 @@ def edge_errors(weights: Path, data: Path, flat: float, batch_size: int = 16) ->
     model.eval()
     config.data.data = str(data)
     sums, counts = torch.zeros(2, dtype=torch.float64), torch.zeros(2, dtype=torch.int64)
-    for batch in DataLoader(DepthTask(config, splits=("val",)).val_dataset(), batch_size=batch_size):
+    task = DepthTask(config, splits=("val",))
+    for batch in DataLoader(task.val_dataset(), batch_size=batch_size):
         images, depth = batch["image"], batch["depth"]
         log_pred, log_gt = model(images).clamp(min=1e-3).log(), depth.clamp(min=1e-3).log()
-        valid = (depth[..., 1:] > 0) & (depth[..., :-1] > 0)
+        pixel_valid = valid_mask(depth, task.max_depth, config.eval.min_depth)
+        valid = pixel_valid[..., 1:] & pixel_valid[..., :-1]
         step_pred, step_gt = log_pred.diff(dim=-1), log_gt.diff(dim=-1)
         error = (step_pred - step_gt).abs()
         for index, region in enumerate((valid & (step_gt.abs() < flat), valid & (step_gt.abs() >= flat))):
