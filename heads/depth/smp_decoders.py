@@ -44,12 +44,17 @@ class _SmpLevels(nn.Module):
 
 
 class SmpUnet(nn.Module):
-    """smp's UnetDecoder over litebone levels; output at stride 1."""
+    """smp's UnetDecoder over litebone levels, one block per entry of ``decoder_channels``: five end at
+    stride 1 (smp's U-Net), four at stride 2, where the depth head upsamples its one channel."""
 
     def __init__(self, in_channels: Sequence[int], strides: Sequence[int], decoder_channels: Sequence[int] = (128, 64, 32, 16, 16)) -> None:
         super().__init__()
+        if not 1 <= len(decoder_channels) <= len(SMP_STRIDES):
+            raise ValueError(f"decoder_channels takes 1 to {len(SMP_STRIDES)} widths, one per U-Net block (five end at stride 1, "
+                             f"four at stride 2), got {list(decoder_channels)}")
         self.levels = _SmpLevels(in_channels, strides, SMP_STRIDES)
-        self.decoder = UnetDecoder(encoder_channels=self.levels.channels, decoder_channels=list(decoder_channels), n_blocks=5)
+        self.decoder = UnetDecoder(encoder_channels=self.levels.channels, decoder_channels=list(decoder_channels),
+                                   n_blocks=len(decoder_channels))
         self.out_channels = decoder_channels[-1]
 
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:

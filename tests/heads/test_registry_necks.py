@@ -65,6 +65,29 @@ def test_smp_decoders_need_stride_4_to_32():
         build_decoder("unet", in_channels=[40, 112, 320], strides=[8, 16, 32])
 
 
+@pytest.mark.parametrize("decoder_channels, stride", [((32, 16, 16, 8, 8), 1), ((32, 16, 16, 8), 2)])
+def test_smp_unet_ends_one_block_per_decoder_width_and_matches_smp(decoder_channels, stride):
+    from segmentation_models_pytorch.decoders.unet.decoder import UnetDecoder
+
+    channels, strides = [16, 24, 32, 96, 320], [2, 4, 8, 16, 32]
+    torch.manual_seed(0)
+    decoder = build_decoder("unet", in_channels=channels, strides=strides, decoder_channels=decoder_channels).eval()
+    torch.manual_seed(0)
+    reference = UnetDecoder(encoder_channels=[0, *channels], decoder_channels=list(decoder_channels), n_blocks=len(decoder_channels)).eval()
+    features = [torch.randn(1, c, 64 // s, 96 // s) for c, s in zip(channels, strides)]
+    with torch.no_grad():
+        out = decoder(features)
+        expected = reference([torch.zeros(1, 0, 64, 96), *features])
+    assert out.shape == (1, decoder_channels[-1], 64 // stride, 96 // stride)
+    torch.testing.assert_close(out, expected)
+
+
+@pytest.mark.parametrize("decoder_channels", [[], [8] * 6])
+def test_smp_unet_refuses_a_block_count_it_cannot_build(decoder_channels):
+    with pytest.raises(ValueError, match="1 to 5 widths"):
+        build_decoder("unet", in_channels=[16, 24, 32, 96, 320], strides=[2, 4, 8, 16, 32], decoder_channels=decoder_channels)
+
+
 def test_no_module_in_heads_imports_a_module_that_imports_it_back():
     import ast
     from pathlib import Path

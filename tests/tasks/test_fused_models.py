@@ -41,9 +41,10 @@ def test_fused_detector_equals_the_unfused_one(backbone, neck, kwargs, channels_
         fused.train()
 
 
-@pytest.mark.parametrize("decoder", ["fastdepth", "unet", "fpn", "fusion"])
-def test_fused_depth_model_equals_the_unfused_one(decoder):
-    model = _trained_statistics(DepthModel("mobilenetv2_050", decoder=decoder))
+@pytest.mark.parametrize("decoder, decoder_kwargs", [("fastdepth", {}), ("unet", {}), ("unet", {"decoder_channels": [32, 16, 16, 8]}),
+                                                     ("fpn", {}), ("fusion", {})])
+def test_fused_depth_model_equals_the_unfused_one(decoder, decoder_kwargs):
+    model = _trained_statistics(DepthModel("mobilenetv2_050", decoder=decoder, decoder_kwargs=decoder_kwargs))
     fused = model.fuse((64, 96))
     assert not any(isinstance(m, _BatchNorm) for m in fused.modules())
     images = torch.randint(0, 256, (2, 3, 64, 96)).float()
