@@ -31,7 +31,7 @@ def resolve_data(config: DepthConfig) -> Path:
 
 
 def epoch_size(size: tuple[int, int], epoch: int, epochs: int, low_res_fraction: float, low_res_scale: float,
-               ramp_fraction: float = 0.0) -> tuple[int, int]:
+               ramp_fraction: float) -> tuple[int, int]:
     """The training size (H, W) of ``epoch`` under progressive resizing.
 
     The first ``low_res_fraction`` of the epochs (rounded down, so the last epoch is always at ``size``) train below

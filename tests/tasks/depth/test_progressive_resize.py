@@ -12,13 +12,13 @@ from tasks.engine.results import read_rows
 
 
 def test_epoch_size_scales_the_first_fraction_to_multiples_of_32():
-    assert [epoch_size((192, 256), e, 10, 0.6, 0.5) for e in range(10)] == [(96, 128)] * 6 + [(192, 256)] * 4
-    assert [epoch_size((192, 256), e, 10, 0.0, 0.5) for e in range(10)] == [(192, 256)] * 10
-    assert epoch_size((128, 160), 0, 10, 0.5, 0.5) == (64, 96)
-    assert epoch_size((224, 288), 0, 10, 0.5, 0.5) == (128, 160)
-    assert [epoch_size((64, 64), e, 3, 0.7, 0.5) for e in range(3)] == [(32, 32)] * 2 + [(64, 64)]
-    assert epoch_size((64, 64), 0, 1, 0.9, 0.5) == (64, 64)
-    assert epoch_size((64, 96), 0, 4, 0.5, 0.25) == (32, 32)
+    assert [epoch_size((192, 256), e, 10, 0.6, 0.5, 0.0) for e in range(10)] == [(96, 128)] * 6 + [(192, 256)] * 4
+    assert [epoch_size((192, 256), e, 10, 0.0, 0.5, 0.0) for e in range(10)] == [(192, 256)] * 10
+    assert epoch_size((128, 160), 0, 10, 0.5, 0.5, 0.0) == (64, 96)
+    assert epoch_size((224, 288), 0, 10, 0.5, 0.5, 0.0) == (128, 160)
+    assert [epoch_size((64, 64), e, 3, 0.7, 0.5, 0.0) for e in range(3)] == [(32, 32)] * 2 + [(64, 64)]
+    assert epoch_size((64, 64), 0, 1, 0.9, 0.5, 0.0) == (64, 64)
+    assert epoch_size((64, 96), 0, 4, 0.5, 0.25, 0.0) == (32, 32)
 
 
 def test_the_ramp_climbs_from_the_low_resolution_scale_towards_full_size_one_step_per_epoch():
