@@ -15,6 +15,11 @@ in interleaved rounds in this process (timing the peers needs ``litebone[ultraly
 Prints a Markdown table, with each run's wall-clock and the time litebone needed to reach each peer's
 final accuracy, and writes ``pareto_<task>.png``. Finished runs in ``--out`` are reused, so ``--only``
 can train the rows one session at a time.
+
+``--seeds 0 1 2`` trains each litebone row (the U-Net included) once per seed and adds a table of the
+final metrics' means and standard deviations, and each row's difference from the U-Net's means with
+its standard error; one run carries about 0.01 delta1 of seed noise (README, depth ladder). The first
+seed's runs are the ones timed and plotted; the Ultralytics peers train their one seed.
 """
 from __future__ import annotations
 
@@ -109,6 +114,47 @@ def fused(task: str, weights: Path) -> tuple[torch.nn.Module, tuple[int, int]]:
     return model.fuse(shape), shape
 
 
+def seed_run_name(name: str, seed: int) -> str:
+    """The run folder of ``seed``: seed 0 keeps the one-seed name, so its runs are reused."""
+    return name if seed == 0 else f"{name}-s{seed}"
+
+
+def final_values(results: Path, columns: dict[str, str]) -> dict[str, float]:
+    """The last validated value of each ``columns`` entry (name: results.csv column), and its time as ``wall-clock s``."""
+    curves = {name: curve(results, "time", column) for name, column in columns.items()}
+    return {**{name: values[-1][1] for name, values in curves.items()}, "wall-clock s": next(iter(curves.values()))[-1][0]}
+
+
+def seed_table(finals: dict[str, list[dict[str, float]]], reference: str | None) -> list[str]:
+    """Markdown rows: per label, the mean and standard deviation of each final value over its seeds and,
+    for every other label, the difference of its means from ``reference``'s with the difference's
+    standard error (sqrt(sd_a^2 / n_a + sd_b^2 / n_b)), and the ratio of the mean wall-clocks."""
+    names = list(next(iter(finals.values()))[0])
+
+    def mean_sd(values: list[float]) -> str:
+        return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}" if len(values) > 1 else f"{values[0]:.4f}"
+
+    def versus(label: str, name: str) -> str:
+        if reference is None or label == reference:
+            return ""
+        mine, theirs = [f[name] for f in finals[label]], [f[name] for f in finals[reference]]
+        if name == "wall-clock s":
+            return f" ({statistics.mean(mine) / statistics.mean(theirs):.2f}x)"
+        variance = sum(statistics.variance(v) / len(v) for v in (mine, theirs) if len(v) > 1)
+        error = f", SE {variance ** 0.5:.4f}" if variance else ""
+        return f" ({statistics.mean(mine) - statistics.mean(theirs):+.4f}{error})"
+
+    rows = [f"| model | seeds | {' | '.join(names)} |", "|---|---|" + "---|" * len(names)]
+    for label, values in finals.items():
+        cells = []
+        for name in names:
+            column = [value[name] for value in values]
+            summary = f"{statistics.mean(column):.0f}" if name == "wall-clock s" else mean_sd(column)
+            cells.append(summary + versus(label, name))
+        rows.append(f"| {label} | {len(values)} | {' | '.join(cells)} |")
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", choices=["detect", "depth"], required=True)
@@ -121,6 +167,8 @@ def main() -> None:
     parser.add_argument("--no-peers", action="store_true", help="the ladder alone")
     parser.add_argument("--only", nargs="+", metavar="LABEL", help="train only these rows (finished ones are still reported), "
                         "e.g. 'litebone detect 30ep' YOLOv8n")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="train.seed of each litebone run (the U-Net included); "
+                        "more than one adds a table of means and standard deviations")
     parser.add_argument("--rounds", type=int, default=30, help="interleaved latency rounds")
     parser.add_argument("--out", default="runs/bench_pareto")
     args = parser.parse_args()
@@ -143,11 +191,16 @@ def main() -> None:
     if wanted - {*litebone_runs, *peers}:
         parser.error(f"--only: unknown rows {sorted(wanted - {*litebone_runs, *peers})}; choose from {[*litebone_runs, *peers]}")
     runs: dict[str, tuple[str, Path]] = {}
+    seed_runs: dict[str, list[Path]] = {}
     for label, (name, overrides, epochs) in litebone_runs.items():
-        if label in wanted:
-            train(task, out, name, epochs, overrides)
-        if finished(out / task / name, epochs):
-            runs[label] = ("litebone", out / task / name / "weights" / "best.pt")
+        for seed in args.seeds:
+            seed_name = seed_run_name(name, seed)
+            if label in wanted:
+                train(task, out, seed_name, epochs, [*overrides, f"train.seed={seed}"])
+            if finished(out / task / seed_name, epochs):
+                seed_runs.setdefault(label, []).append(out / task / seed_name)
+        if label in seed_runs and seed_runs[label][0].name == seed_run_name(name, args.seeds[0]):
+            runs[label] = ("litebone", seed_runs[label][0] / "weights" / "best.pt")
     peer_data, env = ultralytics_data(task, data), {**os.environ, "YOLO_OFFLINE": "1"}
     for label, model_file in peers.items():
         run = out / "ultralytics" / label
@@ -191,6 +244,13 @@ def main() -> None:
             reach.append("-" if hit is None else f"{hit:.0f}")
         print(f"| {label} | {'x'.join(map(str, shapes[label]))} | {epochs_run[label]} | {ms[label]:.2f} | {' | '.join(f'{metric_curves[n][-1][1]:.4f}' for n in names)} | {first[-1][0]:.0f} | "
               f"{' | '.join(reach)} |")
+
+    if len(args.seeds) > 1:
+        columns = {name: METRICS[task][name][0] for name in names}
+        finals = {label: [final_values(run / "results.csv", columns) for run in paths] for label, paths in seed_runs.items()}
+        print(f"\nfinal values over the seeds {' '.join(map(str, args.seeds))} that finished (mean ± standard deviation; in brackets, "
+              f"the difference from {next(iter(unet), 'no reference')}'s means and its standard error, or the ratio of mean wall-clocks)\n")
+        print("\n".join(seed_table(finals, next((label for label in unet if label in finals), None))))
 
     figure, axis = plt.subplots(figsize=(6.5, 4.2))
     ladder = [label for label in runs if label.startswith("litebone")]
