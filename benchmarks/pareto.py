@@ -231,7 +231,7 @@ def main() -> None:
     names = list(METRICS[task])
     peer_labels = [label for label, (trainer, _) in runs.items() if trainer == "ultralytics" or label in unet]
     print(f"\n{cpu_model()}, {torch.get_num_threads()} threads; {data.parent.name} at {'x'.join(map(str, shape))}, from scratch, "
-          f"one seed; each trainer's own evaluator\n")
+          f"seed {args.seeds[0]}; each trainer's own evaluator\n")
     print(f"| model | input | epochs | fused ms (batch 1) | {' | '.join(f'final {n}' for n in names)} | wall-clock s | "
           f"{' | '.join(f's to {p} final {names[0]}' for p in peer_labels)} |")
     print("|---|---|---|---|" + "---|" * (len(names) + 1 + len(peer_labels)))
@@ -248,9 +248,11 @@ def main() -> None:
     if len(args.seeds) > 1:
         columns = {name: METRICS[task][name][0] for name in names}
         finals = {label: [final_values(run / "results.csv", columns) for run in paths] for label, paths in seed_runs.items()}
-        print(f"\nfinal values over the seeds {' '.join(map(str, args.seeds))} that finished (mean ± standard deviation; in brackets, "
-              f"the difference from {next(iter(unet), 'no reference')}'s means and its standard error, or the ratio of mean wall-clocks)\n")
-        print("\n".join(seed_table(finals, next((label for label in unet if label in finals), None))))
+        reference = next((label for label in unet if label in finals), None)
+        versus = (f"; in brackets, the difference from {reference}'s means and its standard error, or the ratio of mean wall-clocks"
+                  if reference else "")
+        print(f"\nfinal values over the seeds {' '.join(map(str, args.seeds))} that finished (mean ± standard deviation{versus})\n")
+        print("\n".join(seed_table(finals, reference)))
 
     figure, axis = plt.subplots(figsize=(6.5, 4.2))
     ladder = [label for label in runs if label.startswith("litebone")]
