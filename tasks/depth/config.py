@@ -71,5 +71,5 @@ class DepthConfig:
     data: DepthDataConfig = field(default_factory=DepthDataConfig)
     loss: DepthLossConfig = field(default_factory=DepthLossConfig)
     eval: DepthEvalConfig = field(default_factory=DepthEvalConfig)
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=16, batch_size=8, lr=1e-2, weight_decay=0.01))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=16, batch_size=8, lr=1e-2, weight_decay=0.01, ema_decay=0.99))
     run: RunConfig = field(default_factory=RunConfig)
