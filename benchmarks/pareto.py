@@ -199,9 +199,9 @@ def main() -> None:
                 train(task, out, seed_name, epochs, [*overrides, f"train.seed={seed}"])
             if finished(out / task / seed_name, epochs):
                 seed_runs.setdefault(label, []).append(out / task / seed_name)
-        first = out / task / seed_run_name(name, args.seeds[0])
-        if first in seed_runs.get(label, []):
-            runs[label] = ("litebone", first / "weights" / "best.pt")
+        timed_run = out / task / seed_run_name(name, args.seeds[0])
+        if timed_run in seed_runs.get(label, []):
+            runs[label] = ("litebone", timed_run / "weights" / "best.pt")
     peer_data, env = ultralytics_data(task, data), {**os.environ, "YOLO_OFFLINE": "1"}
     for label, model_file in peers.items():
         run = out / "ultralytics" / label
