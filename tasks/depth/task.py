@@ -19,7 +19,7 @@ from .colorize import colorize
 from .config import DepthConfig
 from ..images import to_rgb, write_image
 from .data import DepthDataset, load_depth_split, read_depth_yaml
-from .losses import build_loss, distillation_loss
+from .losses import below_full_size, build_loss, distillation_loss
 from .metrics import DepthMetrics, valid_mask
 from .model import build_depth_model
 from .synth import write_scenes
@@ -76,6 +76,7 @@ class DepthTask(Task):
         self.train_pairs = self._load("train") if "train" in splits else []
         self.val_pairs = self._load("val") if "val" in splits else []
         self.loss = build_loss(config.loss.name, **config.loss.kwargs)
+        self.low_res_loss = below_full_size(self.loss)
         self.teacher = self._load_teacher() if "train" in splits and config.train.distill.teacher else None
         self.init = InitialWeights(config.model.init, self.name) if config.model.init else None
         self._train_set: DepthDataset | None = None
@@ -143,7 +144,7 @@ class DepthTask(Task):
         with captured_output(unwrap(model).decoder) as student_features:
             pred = model(images).float()
         target, mask = self._target(batch["depth"].to(device))
-        loss = self.loss(pred, target, mask)
+        loss = (self.loss if tuple(images.shape[-2:]) == self.size else self.low_res_loss)(pred, target, mask)
         items = {self.config.loss.name: loss.item()}
         if self.teacher is None:
             return loss, items

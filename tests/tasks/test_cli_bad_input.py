@@ -266,6 +266,14 @@ def test_without_the_export_extra_training_imports_and_export_names_the_extra(tr
     assert result.returncode == 2 and "pip install 'litebone[export]'" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("setting", ["loss.kwargs={delta_weight: -3}", "loss.kwargs={delta_ratio: 0.8}"])
+def test_a_delta_term_out_of_range_is_refused_before_training(tmp_path, capsys, setting):
+    _fails_cleanly(capsys, ["train", "depth", "train.epochs=1", "train.workers=0", "model.backbone=mobilenetv3_small_075",
+                            "data.synth_train=2", "data.synth_val=1", f"data.synth_dir={tmp_path / 'synth'}",
+                            f"run.project={tmp_path / 'runs'}", setting], "delta_weight must be >= 0 and delta_ratio > 1")
+    assert not (tmp_path / "runs").exists()
+
+
 @pytest.mark.parametrize("task, misspelt", [("depth", "loss.kwargs={gradiant_weight: 0.5}"),
                                             ("depth", "model.decoder_kwargs={last_chanels: 16}"),
                                             ("depth", "model.backbone_kwargs={widht_mult: 0.5}"),

@@ -196,7 +196,7 @@ def test_exp_head_predicts_log_depth_from_the_middle_of_the_range():
     pred = head(torch.randn(2, 8, 5, 6, requires_grad=True), (10, 12))
     gt = torch.rand(2, 1, 10, 12) * 8 + 0.5
     log_error = torch.log(pred) - torch.log(gt)
-    assert torch.allclose(SILogLoss(variance_focus=0.0, scale=1.0, gradient_weight=0.0)(pred, gt, gt > 0),
+    assert torch.allclose(SILogLoss(variance_focus=0.0, scale=1.0, gradient_weight=0.0, delta_weight=0.0)(pred, gt, gt > 0),
                           log_error.pow(2).flatten(1).mean(1).sqrt().mean(), atol=1e-5)
 
 

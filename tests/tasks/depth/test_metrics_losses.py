@@ -74,12 +74,12 @@ def test_ssi_is_invariant_to_prediction_scale_and_shift():
 
 def test_silog_with_lambda_one_is_invariant_to_global_scale():
     pred, gt, mask = _scene()
-    for loss in SILogLoss(variance_focus=1.0, gradient_weight=0.0), SILogLoss(variance_focus=1.0):
+    for loss in SILogLoss(variance_focus=1.0, gradient_weight=0.0, delta_weight=0.0), SILogLoss(variance_focus=1.0, delta_weight=0.0):
         assert loss(pred * 4.2, gt, mask) == pytest.approx(loss(pred, gt, mask).item(), rel=1e-4)
     assert SILogLoss(0.85)(pred * 4.2, gt, mask) > SILogLoss(0.85)(pred, gt, mask)
 
 
-LOSS_SETTINGS = [("silog", {}), ("silog", {"gradient_weight": 0.0}), ("ssi", {}), ("l1", {}), ("berhu", {})]
+LOSS_SETTINGS = [("silog", {}), ("silog", {"gradient_weight": 0.0, "delta_weight": 0.0}), ("ssi", {}), ("l1", {}), ("berhu", {})]
 
 
 @pytest.mark.parametrize(("name", "kwargs"), LOSS_SETTINGS)
@@ -118,7 +118,7 @@ def test_all_invalid_image_contributes_nothing(name, kwargs):
 
 def test_silog_gradient_term_adds_the_log_error_gradients_and_ignores_a_global_scale():
     pred, gt, mask = _scene()
-    plain, with_gradient = SILogLoss(gradient_weight=0.0), SILogLoss()
+    plain, with_gradient = SILogLoss(gradient_weight=0.0, delta_weight=0.0), SILogLoss(delta_weight=0.0)
     log_error = torch.log(pred) - torch.log(gt)
     assert (with_gradient(pred, gt, mask) - plain(pred, gt, mask)).item() == pytest.approx(
         0.5 * gradient_matching(torch.where(mask, log_error, torch.zeros_like(log_error)), mask).mean().item(), rel=1e-5)
@@ -127,6 +127,32 @@ def test_silog_gradient_term_adds_the_log_error_gradients_and_ignores_a_global_s
     checker = torch.ones_like(gt)
     checker[..., ::2, :] = 1.2
     assert (with_gradient(gt * checker, gt, mask) - plain(gt * checker, gt, mask)).item() > 0.03
+
+
+def test_silog_delta_term_is_a_smooth_count_of_pixels_outside_the_delta1_threshold():
+    gt = torch.full((1, 1, 4, 4), 3.0)
+    mask = torch.ones_like(gt, dtype=torch.bool)
+    mask[..., 0, 0] = False
+    plain, with_delta = SILogLoss(gradient_weight=0.0, delta_weight=0.0), SILogLoss(gradient_weight=0.0)
+    ratio = torch.ones_like(gt)
+    ratio[..., 2:, :] = 20.0  # 8 of the 15 valid pixels far outside delta1's 1.25
+    pred = gt * ratio
+    added = (with_delta(pred, gt, mask) - plain(pred, gt, mask)).item()
+    assert added == pytest.approx(3.0 * 8 / 15, rel=1e-4)
+    assert (with_delta(gt, gt, mask) - plain(gt, gt, mask)).item() == pytest.approx(0.0, abs=1e-6)
+    width = math.log(1.25)
+    pulls = []
+    for error in (width, 4 * width):
+        pred = (gt * math.exp(error)).requires_grad_()
+        (with_delta(pred, gt, mask) - plain(pred, gt, mask)).backward()
+        pulls.append(pred.grad[mask].abs().mean().item() * pred[mask].mean().item())
+    assert pulls[1] < 0.01 * pulls[0]  # a pixel far beyond the threshold is barely pulled: the mode, not the mean
+
+
+@pytest.mark.parametrize("kwargs", [{"delta_weight": -1.0}, {"delta_ratio": 1.0}, {"delta_ratio": 0.8}])
+def test_silog_refuses_a_delta_term_that_cannot_count(kwargs):
+    with pytest.raises(ValueError, match="delta_weight must be >= 0 and delta_ratio > 1"):
+        build_loss("silog", **kwargs)
 
 
 def test_berhu_switches_at_c():

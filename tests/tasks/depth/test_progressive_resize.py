@@ -1,10 +1,12 @@
 """Progressive resizing: the first ``data.low_res_fraction`` of the epochs train at ``data.low_res_scale`` times the size,
-the last ``data.ramp_fraction`` of those climbing towards full size."""
+the last ``data.ramp_fraction`` of those climbing towards full size; SILog's delta term only at full size."""
+import pytest
 import torch
 
 from tasks.cli import main
 from tasks.config import load_config
 from tasks.depth import DepthConfig, DepthTask
+from tasks.depth.losses import SILogLoss, below_full_size, build_loss
 from tasks.depth.synth import write_scenes
 from tasks.depth.task import epoch_size
 from tasks.engine import Trainer
@@ -107,3 +109,29 @@ def test_int8_export_of_a_run_trained_with_early_stopping_neither_refuses_nor_tr
     assert main(["export", "depth", "--weights", str(weights), "--int8", "--calib-images", "2", "--output", str(tmp_path / "m.onnx")]) == 0
     assert (tmp_path / "m.onnx").is_file()
     assert "low_res_fraction" not in capsys.readouterr().err
+
+
+def test_the_delta_term_waits_for_full_size(tmp_path):
+    data = write_scenes(tmp_path / "scenes", train=2, val=1, size=64, progress=False)
+    config = load_config(DepthConfig, None, [f"data.data={data}", "data.height=64", "data.width=64",
+                                             "model.backbone=mobilenetv3_small_075", f"run.project={tmp_path / 'runs'}"])
+    task = DepthTask(config)
+    model = task.build_model().train()
+    torch.manual_seed(0)
+    for size in (32, 64):
+        batch = {"image": torch.randint(0, 255, (2, 3, size, size), dtype=torch.uint8), "depth": torch.rand(2, 1, size, size) * 5 + 1}
+        with torch.no_grad():
+            loss, _ = task.training_step(model, batch, torch.device("cpu"), torch.nn.ModuleDict())
+            pred, mask = model(batch["image"]).float(), batch["depth"] > 0
+            with_delta, without = SILogLoss()(pred, batch["depth"], mask), SILogLoss(delta_weight=0.0)(pred, batch["depth"], mask)
+        assert with_delta > without + 0.1
+        assert loss.item() == pytest.approx((with_delta if size == 64 else without).item(), rel=1e-5)
+
+
+def test_below_full_size_drops_only_silogs_delta_term():
+    loss = SILogLoss(variance_focus=0.5, gradient_weight=0.2, gradient_scales=2, delta_weight=2.0)
+    low_res = below_full_size(loss)
+    assert (low_res.delta_weight, low_res.variance_focus, low_res.gradient_weight, low_res.gradient_scales) == (0.0, 0.5, 0.2, 2)
+    assert loss.delta_weight == 2.0
+    for unchanged in (SILogLoss(delta_weight=0.0), build_loss("ssi"), build_loss("berhu")):
+        assert below_full_size(unchanged) is unchanged
